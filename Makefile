@@ -1,0 +1,35 @@
+# kubenode — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test lint venv migrate browser clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+var/secret_key:
+	mkdir -p var
+	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+	chmod 600 $@
+
+## run: the application on its embedded default (SQLite, memory notifier, a simulated cluster)
+run: venv var/secret_key
+	SECRET_KEY=$$(cat var/secret_key) scripts/run-dev.sh
+
+## test: everything the suite needs (services, browser), lint, then the whole suite
+test: venv
+	scripts/install-browser.sh
+	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/ruff check . && $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var/static var/test-services

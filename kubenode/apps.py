@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KubenodeConfig(AppConfig):
+    name = "kubenode"
+    verbose_name = "kubenode"

@@ -1,0 +1,453 @@
+"""One resolved configuration for the whole process.
+
+Precedence: environment > YAML config file (path in ``KUBENODE_CONFIG``) > defaults.
+Every value remembers where it came from, so ``config_show`` and the start-up banner
+can say so, and an invalid value stops start-up with one line naming the key, the
+value and its source.  Django's ``DATABASES`` and every connection opened later (the
+LISTEN connection above all) are built from the object returned by :func:`load`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import environ
+import yaml
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DATABASE_TYPES = {"sqlite": "sqlite", "sqlite3": "sqlite", "postgres": "postgres",
+                  "postgresql": "postgres", "pgsql": "postgres"}
+NOTIFY_TYPES = ("memory", "postgres", "redis", "polling")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Value:
+    key: str
+    value: Any
+    source: str
+    secret: bool = False
+
+    def shown(self) -> Any:
+        if self.secret:
+            return "set" if self.value not in (None, "") else "not set"
+        return self.value
+
+
+# --- parsers: each takes the raw value and returns the typed one, or raises ValueError
+
+
+def _str(raw: Any) -> str:
+    return "" if raw is None else str(raw)
+
+
+def _int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("is not a whole number")
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ValueError("is not a whole number")
+    return int(text)
+
+
+def _port(raw: Any) -> int:
+    try:
+        port = _int(raw)
+    except ValueError:
+        raise ValueError("is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise ValueError("is not a port number (1-65535)")
+    return port
+
+
+def _positive_int(raw: Any) -> int:
+    value = _int(raw)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _non_negative_int(raw: Any) -> int:
+    value = _int(raw)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("is not a boolean (true/false)")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+
+
+def _duration_seconds(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("is not a duration (e.g. 300, 30s, 5m, 1h)")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    match = _DURATION.match(str(raw))
+    if not match:
+        raise ValueError("is not a duration (e.g. 300, 30s, 5m, 1h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _list(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, (list, tuple)):
+        return [str(item).strip() for item in raw if str(item).strip()]
+    return [part.strip() for part in str(raw).split(",") if part.strip()]
+
+
+def _choice(choices, aliases: dict | None = None) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip().lower()
+        if aliases and text in aliases:
+            return aliases[text]
+        if text in choices:
+            return text
+        raise ValueError(f"is not one of: {', '.join(choices)}")
+
+    return parse
+
+
+def _upper_choice(choices) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        text = str(raw).strip().upper()
+        if text not in choices:
+            raise ValueError(f"is not one of: {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _host_port(raw: Any) -> str:
+    text = str(raw).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError("is not host:port")
+    _port(port)
+    return text
+
+
+def _host_port_list(raw: Any) -> list[str]:
+    return [_host_port(item) for item in _list(raw)]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its YAML path, environment names, parser and default."""
+
+    key: str
+    parse: Callable[[Any], Any]
+    default: Any = None
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    doc: str = ""
+
+
+KEYS: tuple[Key, ...] = (
+    # database.*
+    Key("database.type", _choice(tuple(sorted(set(DATABASE_TYPES.values()))), DATABASE_TYPES),
+        "sqlite", ("DB_TYPE", "DATABASE_TYPE"), doc="sqlite or postgres"),
+    Key("database.host", _str, "localhost", ("DB_HOST", "DATABASE_HOST"), doc="PostgreSQL host"),
+    Key("database.port", _port, 5432, ("DB_PORT", "DATABASE_PORT"), doc="PostgreSQL port"),
+    Key("database.database", _str, None,
+        ("DB_DATABASE", "DB_NAME", "DATABASE_DATABASE", "DATABASE_NAME"),
+        doc="database name (PostgreSQL, default kubenode) or file path (SQLite, default var/db.sqlite3)"),
+    Key("database.username", _str, "kubenode",
+        ("DB_USERNAME", "DB_USER", "DATABASE_USERNAME", "DATABASE_USER"), doc="PostgreSQL user"),
+    Key("database.password", _str, "", ("DB_PASSWORD", "DATABASE_PASSWORD"), secret=True,
+        doc="PostgreSQL password"),
+    Key("database.ssl_mode", _choice(SSL_MODES), "prefer",
+        ("DB_SSL_MODE", "DB_SSLMODE", "DATABASE_SSL_MODE", "DATABASE_SSLMODE"),
+        doc="libpq sslmode"),
+    Key("database.max_open_conns", _positive_int, 25, ("DB_MAX_OPEN_CONNS", "DATABASE_MAX_OPEN_CONNS"),
+        doc="connection pool size per process (PostgreSQL)"),
+    Key("database.max_idle_conns", _non_negative_int, 5, ("DB_MAX_IDLE_CONNS", "DATABASE_MAX_IDLE_CONNS"),
+        doc="connections the pool keeps open when idle (PostgreSQL)"),
+    Key("database.max_lifetime", _duration_seconds, 300.0,
+        ("DB_MAX_LIFETIME", "DATABASE_MAX_LIFETIME"), doc="seconds (or 5m, 1h) before a pooled connection is replaced"),
+    # progress.*
+    Key("progress.enable_database", _bool, True, ("PROGRESS_ENABLE_DATABASE",),
+        doc="false forces the memory notifier"),
+    Key("progress.notify_type", _choice(NOTIFY_TYPES), None, ("PROGRESS_NOTIFY_TYPE",),
+        doc="memory, postgres, redis or polling (default: postgres on PostgreSQL, memory on SQLite)"),
+    Key("progress.poll_interval", _positive_int, 500, ("PROGRESS_POLL_INTERVAL",),
+        doc="milliseconds between table polls in polling mode"),
+    Key("progress.safety_poll_interval", _positive_int, 10000, ("PROGRESS_SAFETY_POLL_INTERVAL",),
+        doc="milliseconds between repair polls in the realtime modes"),
+    Key("progress.redis.addr", _host_port, "localhost:6379", ("PROGRESS_REDIS_ADDR",), doc="host:port"),
+    Key("progress.redis.password", _str, "", ("PROGRESS_REDIS_PASSWORD",), secret=True),
+    Key("progress.redis.db", _non_negative_int, 0, ("PROGRESS_REDIS_DB",)),
+    Key("progress.redis.sentinel_addrs", _host_port_list, [], ("PROGRESS_REDIS_SENTINEL_ADDRS",),
+        doc="comma-separated host:port list; enables Sentinel"),
+    Key("progress.redis.sentinel_master_name", _str, "mymaster", ("PROGRESS_REDIS_SENTINEL_MASTER_NAME",)),
+    # batch.*
+    Key("batch.workers", _positive_int, 32, ("BATCH_WORKERS",),
+        doc="node operations running at once in this process, all clusters together"),
+    Key("batch.concurrency", _positive_int, 20, ("BATCH_CONCURRENCY",),
+        doc="per-cluster limit for label, taint, cordon and uncordon"),
+    Key("batch.drain_concurrency", _positive_int, 5, ("BATCH_DRAIN_CONCURRENCY",),
+        doc="per-cluster limit for drain"),
+    Key("batch.heartbeat_timeout", _duration_seconds, 30.0, ("BATCH_HEARTBEAT_TIMEOUT",),
+        doc="seconds without a heartbeat before a task is interrupted"),
+    # server.*
+    Key("server.secret_key", _str, "", ("SECRET_KEY", "KUBENODE_SECRET_KEY"), secret=True,
+        doc="Django secret; also derives the kubeconfig encryption key. Required unless debug"),
+    Key("server.debug", _bool, False, ("DEBUG",)),
+    Key("server.allowed_hosts", _list, ["localhost", "127.0.0.1", "[::1]"], ("ALLOWED_HOSTS",),
+        doc="comma-separated"),
+    Key("server.csrf_trusted_origins", _list, [], ("CSRF_TRUSTED_ORIGINS",), doc="comma-separated"),
+    Key("server.replica_id", _str, None, ("KUBENODE_REPLICA_ID", "POD_NAME", "HOSTNAME"),
+        doc="name of this replica (default: host name and process id)"),
+    Key("server.data_dir", _str, str(BASE_DIR / "var"), ("KUBENODE_DATA_DIR",),
+        doc="directory for the SQLite database and local state"),
+    Key("server.shutdown_grace", _duration_seconds, 25.0, ("SHUTDOWN_GRACE",),
+        doc="seconds running node operations get to finish on SIGTERM"),
+    Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",)),
+    Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
+)
+
+KEYS_BY_NAME = {k.key: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Value]
+    config_file: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+    def source(self, key: str) -> str:
+        return self.values[key].source
+
+    # Convenience views used across the code base.
+    @property
+    def database_type(self) -> str:
+        return self["database.type"]
+
+    @property
+    def notify_type(self) -> str:
+        """The requested notifier (what the operator asked for, resolved)."""
+        return self["progress.notify_type"]
+
+    @property
+    def replica_id(self) -> str:
+        return self["server.replica_id"]
+
+    def postgres_conninfo(self, application_name: str | None = None, **extra: Any) -> dict[str, Any]:
+        """psycopg connection keywords, from the same values Django uses."""
+        if self.database_type != "postgres":
+            raise ConfigError("database.type is not postgres: no PostgreSQL connection can be made")
+        params: dict[str, Any] = {
+            "host": self["database.host"],
+            "port": self["database.port"],
+            "dbname": self["database.database"],
+            "user": self["database.username"],
+            "sslmode": self["database.ssl_mode"],
+        }
+        if self["database.password"]:
+            params["password"] = self["database.password"]
+        if application_name:
+            params["application_name"] = application_name
+        params.update(extra)
+        return params
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        return [{"key": v.key, "value": v.shown(), "source": v.source, "secret": v.secret}
+                for v in self.values.values()]
+
+
+# --- loading
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(node: Any, environ_: dict[str, str], path: str, filename: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _expand(v, environ_, f"{path}.{k}" if path else str(k), filename)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, environ_, path, filename) for v in node]
+    if isinstance(node, str):
+        def replace(match: re.Match) -> str:
+            name, fallback = match.group(1), match.group(2)
+            if name in environ_:
+                return environ_[name]
+            if fallback is not None:
+                return fallback
+            return ""
+
+        return _VAR.sub(replace, node)
+    return node
+
+
+def _read_file(path: str, environ_: dict[str, str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"KUBENODE_CONFIG={path!r}: cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"KUBENODE_CONFIG={path!r}: malformed YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"KUBENODE_CONFIG={path!r}: the file must hold a mapping of sections, "
+                          f"not a {type(data).__name__}")
+    return _expand(data, environ_, "", path)
+
+
+def _lookup(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _database_url(url: str) -> dict[str, Any]:
+    """Split DATABASE_URL into our database.* keys (django-environ does the parsing)."""
+    try:
+        parsed = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several kinds
+        raise ConfigError(f"DATABASE_URL: cannot parse the URL ({exc.__class__.__name__})") from None
+    engine = parsed.get("ENGINE", "")
+    if "postgres" in engine:
+        kind = "postgres"
+    elif "sqlite" in engine:
+        kind = "sqlite"
+    else:
+        scheme = url.split(":", 1)[0]
+        raise ConfigError(f"DATABASE_URL: database type {scheme!r} is not supported (use postgres or sqlite)")
+    out: dict[str, Any] = {"database.type": kind}
+    if parsed.get("NAME"):
+        out["database.database"] = parsed["NAME"]
+    if kind == "postgres":
+        for ours, theirs in (("database.host", "HOST"), ("database.port", "PORT"),
+                             ("database.username", "USER"), ("database.password", "PASSWORD")):
+            if parsed.get(theirs) not in (None, ""):
+                out[ours] = parsed[theirs]
+        sslmode = (parsed.get("OPTIONS") or {}).get("sslmode")
+        if sslmode:
+            out["database.ssl_mode"] = sslmode
+    return out
+
+
+def load(environ_: dict[str, str] | None = None) -> Config:
+    """Resolve every key; raise :class:`ConfigError` with one line on the first bad value."""
+    env = dict(os.environ if environ_ is None else environ_)
+    config_file = env.get("KUBENODE_CONFIG") or None
+    file_data = _read_file(config_file, env) if config_file else {}
+
+    url_values: dict[str, Any] = {}
+    if env.get("DATABASE_URL"):
+        url_values = _database_url(env["DATABASE_URL"])
+
+    values: dict[str, Value] = {}
+    for key in KEYS:
+        raw, source, found = None, "default", False
+        for name in key.env:
+            if name in env and env[name] != "":
+                raw, source, found = env[name], f"env {name}", True
+                break
+        if not found and key.key in url_values:
+            raw, source, found = url_values[key.key], "env DATABASE_URL", True
+        if not found and file_data:
+            present, file_value = _lookup(file_data, key.key)
+            if present and file_value is not None and file_value != "":
+                raw, source, found = file_value, f"file {config_file}: {key.key}", True
+        if found:
+            try:
+                value = key.parse(raw)
+            except ValueError as exc:
+                shown = "(secret)" if key.secret else repr(raw if not isinstance(raw, str) else raw)
+                raise ConfigError(f"{key.key}: {shown} from {source} {exc}") from None
+        else:
+            value = key.default
+        values[key.key] = Value(key.key, value, source, key.secret)
+
+    values = _derive(values, env)
+    return Config(values=values, config_file=config_file)
+
+
+def _replace(values: dict[str, Value], key: str, value: Any, source: str) -> None:
+    old = values[key]
+    values[key] = Value(key, value, source, old.secret)
+
+
+def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
+    """Defaults that depend on other keys, and checks across keys."""
+    db_type = values["database.type"].value
+    if values["database.database"].source == "default":
+        if db_type == "sqlite":
+            path = str(Path(values["server.data_dir"].value) / "db.sqlite3")
+            _replace(values, "database.database", path, "default (database.type=sqlite)")
+        else:
+            _replace(values, "database.database", "kubenode", "default")
+
+    notify = values["progress.notify_type"]
+    if notify.source == "default":
+        derived = "postgres" if db_type == "postgres" else "memory"
+        _replace(values, "progress.notify_type", derived, f"default (database.type={db_type})")
+    if not values["progress.enable_database"].value and values["progress.notify_type"].value != "memory":
+        _replace(values, "progress.notify_type", "memory",
+                 f"progress.enable_database=false ({values['progress.enable_database'].source})")
+    notify = values["progress.notify_type"]
+    if notify.value == "postgres" and db_type != "postgres":
+        raise ConfigError(f"progress.notify_type: 'postgres' from {notify.source} needs database.type "
+                          f"postgres, but database.type is {db_type!r} "
+                          f"(from {values['database.type'].source})")
+
+    if not values["server.replica_id"].value:
+        _replace(values, "server.replica_id", f"{socket.gethostname()}-{os.getpid()}", "default")
+
+    debug = values["server.debug"].value
+    if not values["server.secret_key"].value and not debug:
+        raise ConfigError("server.secret_key: not set (env SECRET_KEY) and DEBUG is off: "
+                          "set SECRET_KEY to a long random value")
+    if values["database.max_idle_conns"].value > values["database.max_open_conns"].value:
+        idle = values["database.max_idle_conns"]
+        raise ConfigError(f"database.max_idle_conns: {idle.value!r} from {idle.source} is larger than "
+                          f"database.max_open_conns ({values['database.max_open_conns'].value})")
+    return values

@@ -1,0 +1,29 @@
+"""Print every effective setting and where it came from; secrets only as set / not set."""
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Show the effective configuration and the source of each value."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="one JSON document for scripts")
+
+    def handle(self, *args, **options):
+        config = settings.CONFIG
+        rows = config.as_rows()
+        if options["json"]:
+            self.stdout.write(json.dumps({"config_file": config.config_file, "settings": rows}, indent=2))
+            return
+        width = max(len(r["key"]) for r in rows)
+        self.stdout.write(f"config file: {config.config_file or '(none: KUBENODE_CONFIG not set)'}")
+        for row in rows:
+            value = row["value"]
+            if isinstance(value, list):
+                value = ",".join(value) or "(empty)"
+            elif value == "":
+                value = "(empty)"
+            self.stdout.write(f"{row['key']:<{width}}  {value}  [{row['source']}]")

@@ -1,0 +1,189 @@
+"""Django settings, built from the one resolved configuration (kubenode.config)."""
+
+import secrets
+import sys
+from pathlib import Path
+
+from kubenode import config as kconfig
+
+try:
+    CONFIG = kconfig.load()
+except kconfig.ConfigError as exc:
+    sys.stderr.write(f"kubenode: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+
+BASE_DIR = kconfig.BASE_DIR
+DATA_DIR = Path(CONFIG["server.data_dir"])
+
+DEBUG = CONFIG["server.debug"]
+# Without SECRET_KEY only DEBUG runs (config.load refuses otherwise): a per-process key.
+SECRET_KEY = CONFIG["server.secret_key"] or secrets.token_urlsafe(50)
+ALLOWED_HOSTS = CONFIG["server.allowed_hosts"]
+CSRF_TRUSTED_ORIGINS = CONFIG["server.csrf_trusted_origins"]
+REPLICA_ID = CONFIG.replica_id
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "kubenode",
+    "nodes",
+    "progress",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kubenode.urls"
+ASGI_APPLICATION = "kubenode.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(cfg: kconfig.Config) -> dict:
+    if cfg.database_type == "sqlite":
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": cfg["database.database"],
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+        }
+    conninfo = cfg.postgres_conninfo(application_name=f"kubenode:{cfg.replica_id}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": conninfo.pop("dbname"),
+        "HOST": conninfo.pop("host"),
+        "PORT": str(conninfo.pop("port")),
+        "USER": conninfo.pop("user"),
+        "PASSWORD": conninfo.pop("password", ""),
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            **conninfo,  # sslmode, application_name
+            "connect_timeout": 10,
+            "pool": {
+                "min_size": cfg["database.max_idle_conns"],
+                "max_size": cfg["database.max_open_conns"],
+                "max_lifetime": cfg["database.max_lifetime"],
+                "timeout": 30,
+            },
+        },
+    }
+
+
+DATABASES = {"default": _database(CONFIG)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if CONFIG.notify_type == "redis":
+    _redis_host = CONFIG["progress.redis.addr"]
+    _sentinels = CONFIG["progress.redis.sentinel_addrs"]
+    if _sentinels:
+        _redis_hosts = [{
+            "sentinels": [(a.rpartition(":")[0], int(a.rpartition(":")[2])) for a in _sentinels],
+            "master_name": CONFIG["progress.redis.sentinel_master_name"],
+            "db": CONFIG["progress.redis.db"],
+            "password": CONFIG["progress.redis.password"] or None,
+        }]
+    else:
+        _host, _, _port = _redis_host.rpartition(":")
+        _redis_hosts = [{
+            "address": f"redis://{_host}:{_port}/{CONFIG['progress.redis.db']}",
+            "password": CONFIG["progress.redis.password"] or None,
+        }]
+    CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": _redis_hosts, "capacity": 1000, "expiry": 30,
+                   "prefix": "kubenode"},
+    }}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                  "CONFIG": {"capacity": 1000}}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(replica)s] %(message)s"},
+        "json": {"()": "kubenode.logs.JsonFormatter"},
+    },
+    "filters": {"replica": {"()": "kubenode.logs.ReplicaFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": CONFIG["log.format"],
+                    "filters": ["replica"]},
+    },
+    "root": {"handlers": ["console"], "level": CONFIG["log.level"]},
+    "loggers": {
+        "django": {"level": "INFO" if CONFIG["log.level"] == "DEBUG" else CONFIG["log.level"],
+                   "propagate": True},
+        "kubernetes": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "asyncio": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
+
+# kubenode's own knobs, read by the apps (always from CONFIG, never from os.environ).
+KUBENODE = {
+    "NOTIFY_TYPE": CONFIG.notify_type,
+    "POLL_INTERVAL_MS": CONFIG["progress.poll_interval"],
+    "SAFETY_POLL_INTERVAL_MS": CONFIG["progress.safety_poll_interval"],
+    "BATCH_WORKERS": CONFIG["batch.workers"],
+    "BATCH_CONCURRENCY": CONFIG["batch.concurrency"],
+    "BATCH_DRAIN_CONCURRENCY": CONFIG["batch.drain_concurrency"],
+    "HEARTBEAT_TIMEOUT_S": CONFIG["batch.heartbeat_timeout"],
+    "SHUTDOWN_GRACE_S": CONFIG["server.shutdown_grace"],
+}
