@@ -206,11 +206,12 @@ KEYS: tuple[Key, ...] = (
     Key("progress.safety_poll_interval", _positive_int, 10000, ("PROGRESS_SAFETY_POLL_INTERVAL",),
         doc="milliseconds between repair polls in the realtime modes"),
     Key("progress.redis.addr", _host_port, "localhost:6379", ("PROGRESS_REDIS_ADDR",), doc="host:port"),
-    Key("progress.redis.password", _str, "", ("PROGRESS_REDIS_PASSWORD",), secret=True),
-    Key("progress.redis.db", _non_negative_int, 0, ("PROGRESS_REDIS_DB",)),
+    Key("progress.redis.password", _str, "", ("PROGRESS_REDIS_PASSWORD",), secret=True, doc="Redis password"),
+    Key("progress.redis.db", _non_negative_int, 0, ("PROGRESS_REDIS_DB",), doc="Redis database number"),
     Key("progress.redis.sentinel_addrs", _host_port_list, [], ("PROGRESS_REDIS_SENTINEL_ADDRS",),
         doc="comma-separated host:port list; enables Sentinel"),
-    Key("progress.redis.sentinel_master_name", _str, "mymaster", ("PROGRESS_REDIS_SENTINEL_MASTER_NAME",)),
+    Key("progress.redis.sentinel_master_name", _str, "mymaster", ("PROGRESS_REDIS_SENTINEL_MASTER_NAME",),
+        doc="Sentinel master name"),
     # batch.*
     Key("batch.workers", _positive_int, 32, ("BATCH_WORKERS",),
         doc="node operations running at once in this process, all clusters together"),
@@ -223,7 +224,7 @@ KEYS: tuple[Key, ...] = (
     # server.*
     Key("server.secret_key", _str, "", ("SECRET_KEY", "KUBENODE_SECRET_KEY"), secret=True,
         doc="Django secret; also derives the kubeconfig encryption key. Required unless debug"),
-    Key("server.debug", _bool, False, ("DEBUG",)),
+    Key("server.debug", _bool, False, ("DEBUG",), doc="Django debug mode; never in production"),
     Key("server.allowed_hosts", _list, ["localhost", "127.0.0.1", "[::1]"], ("ALLOWED_HOSTS",),
         doc="comma-separated"),
     Key("server.csrf_trusted_origins", _list, [], ("CSRF_TRUSTED_ORIGINS",), doc="comma-separated"),
@@ -233,7 +234,8 @@ KEYS: tuple[Key, ...] = (
         doc="directory for the SQLite database and local state"),
     Key("server.shutdown_grace", _duration_seconds, 25.0, ("SHUTDOWN_GRACE",),
         doc="seconds running node operations get to finish on SIGTERM"),
-    Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",)),
+    Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",),
+        doc="DEBUG also logs every delivery hop (doorbell sent, received, forwarded)"),
     Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
 )
 
@@ -451,3 +453,26 @@ def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
         raise ConfigError(f"database.max_idle_conns: {idle.value!r} from {idle.source} is larger than "
                           f"database.max_open_conns ({values['database.max_open_conns'].value})")
     return values
+
+
+def reference_markdown() -> str:
+    """The configuration reference table (docs/configuration.md holds this, checked by a test)."""
+    lines = ["| key (config file) | environment | default | meaning |", "|---|---|---|---|"]
+    for key in KEYS:
+        default = key.default
+        if key.key == "database.database":
+            default = "kubenode (PostgreSQL), var/db.sqlite3 (SQLite)"
+        elif key.key == "progress.notify_type":
+            default = "postgres on PostgreSQL, memory on SQLite"
+        elif key.key == "server.replica_id":
+            default = "host name and process id"
+        elif key.key == "server.data_dir":
+            default = "var/ in the checkout"
+        elif isinstance(default, list):
+            default = ",".join(default) or "(empty)"
+        elif default in ("", None):
+            default = "(empty)"
+        env = ", ".join(f"`{name}`" for name in key.env)
+        secret = " Secret: shown only as set / not set." if key.secret else ""
+        lines.append(f"| `{key.key}` | {env} | `{default}` | {key.doc}{secret} |")
+    return "\n".join(lines) + "\n"

@@ -193,3 +193,14 @@ def test_secret_key_required_unless_debug():
     with pytest.raises(ConfigError, match="server.secret_key: not set .* DEBUG is off"):
         load({})
     assert load({"DEBUG": "true"})["server.debug"] is True
+
+
+def test_configuration_reference_lists_every_key():
+    from pathlib import Path
+
+    from kubenode.config import reference_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    generated = doc.split("<!-- keys: generated from kubenode/config.py (KEYS); a test keeps them equal -->\n")[1]
+    assert generated.split("<!-- /keys -->")[0] == reference_markdown(), (
+        "docs/configuration.md is out of date: regenerate the table with `manage.py config_show --reference`")

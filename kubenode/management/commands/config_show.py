@@ -5,14 +5,21 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kubenode.config import reference_markdown
+
 
 class Command(BaseCommand):
     help = "Show the effective configuration and the source of each value."
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="one JSON document for scripts")
+        parser.add_argument("--reference", action="store_true",
+                            help="print the reference table of every key (as in docs/configuration.md)")
 
     def handle(self, *args, **options):
+        if options["reference"]:
+            self.stdout.write(reference_markdown(), ending="")
+            return
         config = settings.CONFIG
         rows = config.as_rows()
         if options["json"]:
