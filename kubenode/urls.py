@@ -5,6 +5,10 @@ from django.views.generic import RedirectView
 
 from kubenode import views
 
+admin.site.site_header = "kubenode administration"
+admin.site.site_title = "kubenode"
+admin.site.index_title = "Clusters, nodes, batches and audit"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="nodes:cluster_list", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
