@@ -17,13 +17,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import MessageType, ProgressMessage, ProgressTask
+from .models import FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask
 from .notify import get_notifier
 from .notify.base import Doorbell
 
 log = logging.getLogger("kubenode.progress.writer")
 
 FLUSH_INTERVAL_S = 0.05
+AUTO_STATUS = "auto"  # succeeded when no node failed, failed otherwise
 
 
 @dataclass
@@ -42,7 +43,11 @@ def flush_events(task_id, events: list[Event], *, final_status: str | None = Non
         return 0
     with transaction.atomic():
         task = ProgressTask.objects.select_for_update().only(
-            "id", "user_id", "total", "done", "succeeded", "failed", "last_seq").get(pk=task_id)
+            "id", "user_id", "status", "total", "done", "succeeded", "failed", "last_seq").get(pk=task_id)
+        if task.status in FINISHED_STATUSES:
+            # Nothing is ever written after a task's final message.
+            log.warning("progress dropped for finished task=%s (%s) rows=%s", task_id, task.status, len(events))
+            return task.last_seq
         done, succeeded, failed, seq = task.done, task.succeeded, task.failed, task.last_seq
         rows = []
         last_node = ""
@@ -57,12 +62,23 @@ def flush_events(task_id, events: list[Event], *, final_status: str | None = Non
             rows.append(ProgressMessage(task_id=task.pk, seq=seq, type=event.type, node=event.node,
                                         outcome=event.outcome, error=event.error, detail=event.detail,
                                         total=task.total, done=done, succeeded=succeeded, failed=failed))
-        ProgressMessage.objects.bulk_create(rows)
+        if final_status:
+            # The final message carries exact counts and every failed node with its reason.
+            final = rows.pop()
+            ProgressMessage.objects.bulk_create(rows)
+            final.detail = {**final.detail, "succeeded": succeeded, "failed": failed, "total": task.total,
+                            "failed_nodes": failed_nodes(task.pk)}
+            rows.append(final)
+            final.save(force_insert=True)
+        else:
+            ProgressMessage.objects.bulk_create(rows)
         d_done, d_ok, d_failed = done - task.done, succeeded - task.succeeded, failed - task.failed
         changes = {"done": F("done") + d_done, "succeeded": F("succeeded") + d_ok,
                    "failed": F("failed") + d_failed, "last_seq": F("last_seq") + len(rows)}
         if last_node:
             changes["current_node"] = last_node
+        if final_status == AUTO_STATUS:
+            final_status = "failed" if failed else "succeeded"
         if final_status:
             changes.update(status=final_status, finished_at=timezone.now())
             if error:
@@ -72,6 +88,13 @@ def flush_events(task_id, events: list[Event], *, final_status: str | None = Non
                                      replica=str(getattr(settings, "REPLICA_ID", ""))))
     log.debug("progress flushed task=%s seq=%s rows=%s", task_id, seq, len(rows))
     return seq
+
+
+def failed_nodes(task_id) -> list[dict]:
+    """Every failed node of a task with its reason, in the order they finished."""
+    rows = (ProgressMessage.objects.filter(task_id=task_id, type=MessageType.PROGRESS, outcome="failed")
+            .order_by("seq").values_list("node", "error"))
+    return [{"node": node, "error": error} for node, error in rows]
 
 
 class TaskWriter:
@@ -90,11 +113,14 @@ class TaskWriter:
         self._last_flush = 0.0
         self.flushes = 0
 
+    closed = False
+
     def node_result(self, node: str, ok: bool, error: str = "", detail: dict | None = None) -> None:
         event = Event(type=MessageType.PROGRESS, node=node, outcome="succeeded" if ok else "failed",
                       error=error, detail=detail or {}, ok=ok)
         with self._lock:
-            self._pending.append(event)
+            if not self.closed:
+                self._pending.append(event)
 
     def due(self) -> bool:
         with self._lock:
@@ -115,6 +141,9 @@ class TaskWriter:
         """Flush pending results and the final message in one transaction."""
         with self._write_lock:
             with self._lock:
+                if self.closed:
+                    return 0
+                self.closed = True
                 events, self._pending = self._pending, []
             events.append(Event(type=message_type, error=error, detail=detail or {}))
             seq = flush_events(self.task_id, events, final_status=status, error=error)
