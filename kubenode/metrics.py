@@ -1,0 +1,72 @@
+"""Every Prometheus metric of kubenode, declared in one place, with small helpers to call.
+
+Each daphne process serves its own metrics at /metrics; a StatefulSet is scraped per pod.
+The view needs no login (Prometheus scrapes without a session) and exposes counts only,
+never names of users, nodes or secrets.
+"""
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponse
+from django.views.decorators.cache import never_cache
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+DOORBELLS_SENT = Counter("kubenode_doorbells_sent_total", "Doorbells rung by the writer.", ["backend"])
+DOORBELLS_RECEIVED = Counter("kubenode_doorbells_received_total", "Doorbells received by a listener.", ["backend"])
+NOTIFY_FAILURES = Counter("kubenode_notify_failures_total", "Doorbells that could not be rung.", ["backend"])
+FALLBACK_ACTIVE = Gauge("kubenode_notifier_fallback_active", "1 when the notifier fell back to polling.")
+LISTENER_CONNECTED = Gauge("kubenode_listener_connected", "1 while the doorbell listener is connected.")
+LISTENER_RECONNECTS = Counter("kubenode_listener_reconnects_total", "Reconnections of the doorbell listener.")
+DELIVERY_LATENCY = Histogram(
+    "kubenode_delivery_latency_seconds", "Row commit to WebSocket push.",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TASKS = Counter("kubenode_tasks_total", "Batches that reached a status.", ["status"])
+TASKS_RUNNING = Gauge("kubenode_tasks_running", "Batches running in this process.")
+NODES_PROCESSED = Counter("kubenode_nodes_processed_total", "Node operations finished.", ["action", "outcome"])
+KUBE_API_ERRORS = Counter("kubenode_kube_api_errors_total", "Kubernetes API errors by HTTP status.", ["code"])
+
+
+def doorbell_sent(backend: str) -> None:
+    DOORBELLS_SENT.labels(backend=backend).inc()
+
+
+def doorbell_received(backend: str) -> None:
+    DOORBELLS_RECEIVED.labels(backend=backend).inc()
+
+
+def notify_failed(backend: str) -> None:
+    NOTIFY_FAILURES.labels(backend=backend).inc()
+
+
+def set_fallback_active(active: bool) -> None:
+    FALLBACK_ACTIVE.set(1 if active else 0)
+
+
+def set_listener_connected(connected: bool) -> None:
+    LISTENER_CONNECTED.set(1 if connected else 0)
+
+
+def listener_reconnected() -> None:
+    LISTENER_RECONNECTS.inc()
+
+
+def observe_delivery_latency(seconds: float) -> None:
+    DELIVERY_LATENCY.observe(max(0.0, seconds))
+
+
+def task_finished(status: str) -> None:
+    TASKS.labels(status=status).inc()
+
+
+def node_processed(action: str, ok: bool) -> None:
+    NODES_PROCESSED.labels(action=action, outcome="ok" if ok else "failed").inc()
+
+
+def kube_api_error(code) -> None:
+    KUBE_API_ERRORS.labels(code=str(code or "none")).inc()
+
+
+@never_cache
+@login_not_required
+def metrics_view(request):
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
