@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint venv migrate browser clean
+.PHONY: run test lint venv migrate browser clean kube-apiserver test-contract apiserver-run
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,17 @@ run: venv var/secret_key
 	SECRET_KEY=$$(cat var/secret_key) scripts/run-dev.sh
 
 ## test: everything the suite needs (services, browser), lint, then the whole suite
-test: venv
+test: venv kube-apiserver
 	scripts/install-browser.sh
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/ruff check . && $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## kube-apiserver: build the real kube-apiserver once (cached under ~/.cache/kubenode/); a failed build fails
+kube-apiserver:
+	scripts/kube-apiserver.sh build
+
+## test-contract: the contract suite against the simulator and the real kube-apiserver
+test-contract: venv kube-apiserver
+	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -m contract tests/contract $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,41 @@
+"""Backends for the contract suite: the simulator and a real kube-apiserver, seeded the same way."""
+import dataclasses
+import uuid
+
+import pytest
+
+from tests.contract.harness import Harness
+
+
+@dataclasses.dataclass
+class Backend:
+    name: str
+    url: str
+    kubeconfig: str
+    viewer_kubeconfig: str
+    admin: Harness
+    viewer: Harness
+
+
+@pytest.fixture(scope="session")
+def _sim_server(request):
+    sim = request.getfixturevalue("kube_sim")(nodes=0)
+    yield sim
+
+
+@pytest.fixture(params=["simulator", "kube-apiserver"])
+def backend(request):
+    server = request.getfixturevalue("_sim_server" if request.param == "simulator" else "real_apiserver")
+    admin = Harness(server.url, server.admin_token)
+    viewer = Harness(server.url, server.viewer_token)
+    admin.start_finalizer()
+    try:
+        yield Backend(request.param, server.url, server.kubeconfig, server.viewer_kubeconfig, admin, viewer)
+    finally:
+        admin.stop()
+
+
+@pytest.fixture
+def unique():
+    """A name prefix unique to the test, so tests share one server without colliding."""
+    return "t" + uuid.uuid4().hex[:8]
