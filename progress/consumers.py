@@ -1,0 +1,121 @@
+"""WebSocket `/ws/progress/`: snapshot on connect, resume after a seq, live rows on doorbells.
+
+Client frames: {"type": "resume", "task": ID, "after_seq": N}.
+Server frames: {"type": "snapshot", "tasks": [task state, ...]};
+message frames {"task", "seq", "type" (progress/complete/error/cancelled/interrupted), "total", "done",
+"succeeded", "failed", "node", "outcome", "error"[, "detail"]}; {"type": "protocol_error", "error": text}
+for frames the server cannot accept (the connection stays open).
+Per connection, each task has a cursor (the last seq sent): no seq is ever sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+
+from . import selectors
+from .notify.base import user_group
+from .notify.memory import remember_serving_loop
+
+log = logging.getLogger("kubenode.progress.ws")
+
+
+@database_sync_to_async
+def _snapshot(user):
+    return selectors.snapshot(user)
+
+
+@database_sync_to_async
+def _task_owner(user, task_id):
+    return selectors.get_task_for(user, task_id).user_id
+
+
+@database_sync_to_async
+def _messages_after(task_id, after_seq):
+    return selectors.messages_after(task_id, after_seq)
+
+
+class ProgressConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        remember_serving_loop()
+        self.user = user
+        self.cursors: dict[str, int] = {}
+        self.groups_joined = {user_group(user.pk)}
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
+        tasks = await _snapshot(user)
+        await self.send_json({"type": "snapshot", "tasks": tasks})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("type") != "resume":
+            await self._error("expected {\"type\": \"resume\", \"task\": ID, \"after_seq\": N}")
+            return
+        task_id, after = content.get("task"), content.get("after_seq", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self._error("after_seq must be a non-negative integer")
+            return
+        try:
+            owner = await _task_owner(self.user, str(task_id))
+        except PermissionDenied:
+            await self._error("no such task", task=str(task_id))
+            return
+        task_id = str(task_id)
+        if owner != self.user.pk:  # staff watching another user's task
+            group = user_group(owner)
+            if group not in self.groups_joined:
+                self.groups_joined.add(group)
+                await self.channel_layer.group_add(group, self.channel_name)
+        self.cursors[task_id] = max(after, self.cursors.get(task_id, 0))
+        await self._push(task_id)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except ValueError:
+            await self._error("frames must be JSON text")
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        if text_data is None:
+            raise ValueError("binary frame")
+        return await super().decode_json(text_data)
+
+    async def progress_doorbell(self, event):
+        task_id = str(event.get("task"))
+        if task_id not in self.cursors:
+            try:
+                owner = await _task_owner(self.user, task_id)
+            except PermissionDenied:
+                return
+            if owner != self.user.pk:
+                return  # another user's task reached us through a watched group; only resumed ones
+            self.cursors[task_id] = 0
+        if int(event.get("seq", 0)) <= self.cursors[task_id]:
+            return
+        log.debug("doorbell received task=%s seq=%s replica=%s", task_id, event.get("seq"), event.get("replica"))
+        await self._push(task_id)
+
+    async def _push(self, task_id: str) -> None:
+        while True:
+            frames = await _messages_after(task_id, self.cursors[task_id])
+            for frame in frames:
+                if frame["seq"] <= self.cursors[task_id]:
+                    continue
+                self.cursors[task_id] = frame["seq"]
+                await self.send_json(frame)
+            if len(frames) < selectors.PAGE_SIZE:
+                return
+
+    async def _error(self, text: str, **extra) -> None:
+        await self.send_json({"type": "protocol_error", "error": text, **extra})
