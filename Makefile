@@ -36,6 +36,13 @@ kube-apiserver:
 test-contract: venv kube-apiserver
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -m contract tests/contract $(PYTEST_ARGS)
 
+## apiserver-run: a real kube-apiserver seeded with Ready nodes, imported as cluster "kube-apiserver"
+apiserver-run: venv kube-apiserver
+	scripts/kube-apiserver.sh start var/kube-apiserver
+	$(PY) -m tests.contract.seed var/kube-apiserver 3
+	$(PY) manage.py cluster_import --name kube-apiserver var/kube-apiserver/kubeconfig
+	@echo "stop it with: scripts/kube-apiserver.sh stop var/kube-apiserver"
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
