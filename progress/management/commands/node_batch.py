@@ -1,0 +1,163 @@
+"""Run a batch on a cluster's nodes from the command line.
+
+Exit status: 0 every node succeeded, 1 otherwise, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from progress import services
+from progress.batch_follow import follow
+from progress.models import ProgressTask
+from progress.runner import get_runner
+from progress.selectors import task_state
+from progress.writer import failed_nodes
+
+ACTIONS = services.ACTIONS
+
+
+def bad(message: str) -> CommandError:
+    return CommandError(message, returncode=2)
+
+
+def parse_pairs(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise bad(f"--set expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def parse_taint(item: str, *, need_effect: bool) -> dict:
+    spec, sep, effect = item.rpartition(":")
+    if not sep:
+        spec, effect = item, ""
+    key, has_value, value = spec.partition("=")
+    if not key:
+        raise bad(f"--taint expects KEY[=VALUE]:EFFECT, got {item!r}")
+    if need_effect and not effect:
+        raise bad(f"--taint {item!r} needs an effect (NoSchedule, PreferNoSchedule or NoExecute)")
+    taint = {"key": key}
+    if has_value:
+        taint["value"] = value
+    if effect:
+        taint["effect"] = effect
+    if need_effect:
+        taint.setdefault("value", "")
+    return taint
+
+
+def build_params(action: str, opts: dict) -> dict:
+    sets, removes, taints, reason = opts["set"] or [], opts["remove"] or [], opts["taint"] or [], opts["reason"]
+    if action == "label":
+        if not sets and not removes:
+            raise bad("label needs --set KEY=VALUE and/or --remove KEY")
+        return {"set": parse_pairs(sets), "remove": removes}
+    if action == "unlabel":
+        if not removes:
+            raise bad("unlabel needs --remove KEY")
+        return {"remove": removes}
+    if action == "taint":
+        if not taints:
+            raise bad("taint needs --taint KEY=VALUE:EFFECT")
+        return {"taints": [parse_taint(t, need_effect=True) for t in taints]}
+    if action == "untaint":
+        specs = [parse_taint(t, need_effect=False) for t in taints] + [{"key": k} for k in removes]
+        if not specs:
+            raise bad("untaint needs --taint KEY[:EFFECT] or --remove KEY")
+        return {"taints": specs}
+    if action in ("cordon", "drain"):
+        return {"reason": reason or ""}
+    return {}
+
+
+class Command(BaseCommand):
+    help = "Run label/taint/cordon/drain on many nodes as one batch task (exit 0 all succeeded, 1 not, 2 bad args)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cluster", required=True)
+        parser.add_argument("--user", required=True)
+        parser.add_argument("--action", required=True, choices=ACTIONS)
+        parser.add_argument("--set", action="append", metavar="KEY=VALUE")
+        parser.add_argument("--remove", action="append", metavar="KEY")
+        parser.add_argument("--taint", action="append", metavar="KEY=VALUE:EFFECT")
+        parser.add_argument("--reason", default="")
+        parser.add_argument("--concurrency", type=int, default=0)
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--nodes", help="comma-separated node names")
+        target.add_argument("--selector", help="label selector, resolved at the start")
+        target.add_argument("--all", action="store_true", dest="all_nodes")
+        parser.add_argument("--wait", action="store_true", help="follow the batch with a progress bar")
+        parser.add_argument("--json", action="store_true", help="print one JSON summary line at the end")
+
+    def handle(self, *args, **opts):
+        from nodes.models import Cluster
+
+        try:
+            user = get_user_model().objects.get(username=opts["user"])
+        except get_user_model().DoesNotExist:
+            raise bad(f"no user {opts['user']!r}") from None
+        try:
+            cluster = Cluster.objects.get(name=opts["cluster"])
+        except Cluster.DoesNotExist:
+            raise bad(f"no cluster {opts['cluster']!r}") from None
+        params = build_params(opts["action"], opts)
+        names = [n for n in (opts["nodes"] or "").split(",") if n.strip()] if opts["nodes"] is not None else None
+        if opts["nodes"] is not None and not names:
+            raise bad("--nodes needs at least one name")
+        try:
+            task = services.create_task(user, cluster, opts["action"], params, names=names,
+                                        selector=opts["selector"], all_nodes=opts["all_nodes"],
+                                        concurrency=opts["concurrency"], submit=False)
+        except ValidationError as exc:
+            raise bad("; ".join(exc.messages)) from None
+        except Exception as exc:  # noqa: BLE001 - e.g. the cluster cannot be reached to resolve targets
+            raise bad(f"cannot start the batch: {exc}") from None
+
+        show_bar = opts["wait"] and sys.stderr.isatty() and not opts["json"]
+        if not opts["json"]:
+            self.stderr.write(f"task {task.pk}: {opts['action']} on {task.total} node(s) of {cluster.name}")
+        runner = get_runner()
+
+        def on_frame(frame):
+            if show_bar:
+                self._bar(frame)
+
+        try:
+            asyncio.run(follow(task.pk, user.pk, on_frame, start=lambda: runner.submit(task.pk)))
+        except KeyboardInterrupt:
+            services.cancel_task(ProgressTask.objects.get(pk=task.pk))
+            runner.wait(task.pk, 30)
+        finally:
+            runner.shutdown(5)
+        if show_bar:
+            sys.stderr.write("\n")
+        task.refresh_from_db()
+        summary = {"task": str(task.pk), "status": task.status, "total": task.total,
+                   "succeeded": task.succeeded, "failed": task.failed, "failed_nodes": failed_nodes(task.pk)}
+        if opts["json"]:
+            self.stdout.write(json.dumps(summary))
+        else:
+            state = task_state(task)
+            self.stdout.write(f"{state['status']}: {task.succeeded} succeeded, {task.failed} failed of {task.total}")
+            for item in summary["failed_nodes"]:
+                self.stdout.write(f"  {item['node']}: {item['error']}")
+        if not (task.status == "succeeded" and task.succeeded == task.total):
+            sys.exit(1)
+
+    def _bar(self, frame):
+        total = frame["total"] or 1
+        width = 40
+        filled = int(width * frame["done"] / total)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {frame['done']}/{frame['total']} "
+                         f"ok {frame['succeeded']} failed {frame['failed']} ")
+        sys.stderr.flush()
