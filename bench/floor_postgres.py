@@ -1,0 +1,64 @@
+"""Floors on PostgreSQL: INSERT + NOTIFY + COMMIT → async listener, and a bare pg_notify → listener."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.common import pg_conninfo, summary_ms, throwaway_database
+
+CHANNEL = "kubenode_bench"
+
+
+async def _round_trips(dbname: str, samples: int, with_insert: bool) -> list[float]:
+    import psycopg
+
+    listener = await psycopg.AsyncConnection.connect(**pg_conninfo(dbname))
+    writer = await psycopg.AsyncConnection.connect(**{**pg_conninfo(dbname), "autocommit": False})
+    try:
+        if with_insert:
+            await writer.execute("CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, seq int, body text)")
+            await writer.commit()
+        await listener.execute(f"LISTEN {CHANNEL}")
+        notifies = listener.notifies()
+        received: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            async for note in notifies:
+                received.put_nowait((time.perf_counter(), note.payload))
+
+        task = asyncio.create_task(pump())
+        await asyncio.sleep(0.05)
+        out: list[float] = []
+        for seq in range(samples + 5):
+            start = time.perf_counter()
+            if with_insert:
+                await writer.execute("INSERT INTO bench_rows (seq, body) VALUES (%s, %s)", (seq, "x" * 200))
+            await writer.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seq)))
+            await writer.commit()
+            while True:
+                at, payload = await asyncio.wait_for(received.get(), 5)
+                if payload == str(seq):
+                    break
+            if seq >= 5:  # warm-up discarded
+                out.append(at - start)
+            await asyncio.sleep(0.002)
+        task.cancel()
+        return out
+    finally:
+        await writer.close()
+        await listener.close()
+
+
+def run(quick: bool = False) -> dict:
+    samples = 50 if quick else 500
+    with throwaway_database("floor") as dbname:
+        commit = asyncio.run(_round_trips(dbname, samples, with_insert=True))
+        bare = asyncio.run(_round_trips(dbname, samples, with_insert=False))
+    commit_s, bare_s = summary_ms(commit), summary_ms(bare)
+    return {
+        "notify_commit_p50_ms": commit_s["p50_ms"],
+        "notify_commit": commit_s,
+        "pg_notify_p50_ms": bare_s["p50_ms"],
+        "pg_notify": bare_s,
+    }
