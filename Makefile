@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint venv migrate browser clean kube-apiserver test-contract apiserver-run
+.PHONY: run test lint venv migrate browser clean kube-apiserver test-contract apiserver-run bench bench-quick
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ apiserver-run: venv kube-apiserver
 	$(PY) -m tests.contract.seed var/kube-apiserver 3
 	$(PY) manage.py cluster_import --name kube-apiserver var/kube-apiserver/kubeconfig
 	@echo "stop it with: scripts/kube-apiserver.sh stop var/kube-apiserver"
+
+## bench: all benchmarks; prints a table, writes BENCHMARKS.md and bench/results/latest.json
+bench: venv
+	$(PY) -m bench.run
+
+## bench-quick: a short smoke version of the benchmarks (under two minutes)
+bench-quick: venv
+	$(PY) -m bench.run --quick
 
 lint: venv
 	$(VENV)/bin/ruff check .
