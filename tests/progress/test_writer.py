@@ -1,0 +1,83 @@
+import threading
+
+import pytest
+
+from progress.models import MessageType, ProgressMessage, ProgressTask, TaskStatus
+from progress.writer import AUTO_STATUS, Event, TaskWriter, flush_events
+from tests.progress.helpers import make_task, make_user, write_results
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_flush_writes_consecutive_seq_and_counters():
+    task = make_task(make_user("ann"), nodes=5)
+    assert write_results(task, [("node-00000", True), ("node-00001", False)]) == 2
+    assert write_results(task, [("node-00002", True)]) == 3
+    task.refresh_from_db()
+    assert (task.last_seq, task.done, task.succeeded, task.failed) == (3, 3, 2, 1)
+    rows = list(ProgressMessage.objects.filter(task=task).order_by("seq"))
+    assert [m.seq for m in rows] == [1, 2, 3]
+    assert [(m.done, m.succeeded, m.failed) for m in rows] == [(1, 1, 0), (2, 1, 1), (3, 2, 1)]
+    assert rows[1].error == "boom on node-00001"
+
+
+def test_final_message_carries_exact_counts_and_every_failed_node():
+    task = make_task(make_user("ann"), nodes=4)
+    write_results(task, [("node-00000", False), ("node-00001", True)])
+    seq = flush_events(task.pk, [Event(type="progress", node="node-00002", outcome="failed", error="x", ok=False),
+                                 Event(type="progress", node="node-00003", outcome="succeeded", ok=True),
+                                 Event(type=MessageType.COMPLETE)], final_status=AUTO_STATUS)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and task.finished_at is not None
+    final = ProgressMessage.objects.get(task=task, seq=seq)
+    assert final.type == MessageType.COMPLETE
+    assert final.detail["succeeded"] == 2 and final.detail["failed"] == 2
+    assert final.detail["failed_nodes"] == [{"node": "node-00000", "error": "boom on node-00000"},
+                                            {"node": "node-00002", "error": "x"}]
+
+
+def test_nothing_is_written_after_the_final_message():
+    task = make_task(make_user("ann"), nodes=2)
+    write_results(task, [("node-00000", True)], final_status=TaskStatus.CANCELLED)
+    write_results(task, [("node-00001", True)])
+    task.refresh_from_db()
+    assert task.last_seq == 1 and task.done == 1
+    assert ProgressMessage.objects.filter(task=task).count() == 1
+
+
+def test_concurrent_writers_never_lose_a_count():
+    task = make_task(make_user("ann"), nodes=400)
+    names = task.nodes
+
+    def write(chunk):
+        for i in range(0, len(chunk), 10):
+            write_results(task, [(n, int(n[-1]) % 3 != 0) for n in chunk[i:i + 10]])
+
+    threads = [threading.Thread(target=write, args=(names[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    task.refresh_from_db()
+    expected_failed = sum(1 for n in names if int(n[-1]) % 3 == 0)
+    assert (task.done, task.failed, task.succeeded) == (400, expected_failed, 400 - expected_failed)
+    seqs = list(ProgressMessage.objects.filter(task=task).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 401)) and task.last_seq == 400
+
+
+def test_task_writer_coalesces_buffered_results_into_one_transaction():
+    task = make_task(make_user("ann"), nodes=100)
+    writer = TaskWriter(task.pk, interval=3600)
+    for i, name in enumerate(task.nodes):
+        writer.node_result(name, ok=i % 10 != 0, error="" if i % 10 else "nope")
+    assert writer.due()  # never flushed yet
+    writer.flush()
+    assert not writer.due()  # within the interval nothing is due, even with new results
+    writer.node_result("extra", ok=True)
+    assert not writer.due()
+    writer.finish(AUTO_STATUS, MessageType.COMPLETE)
+    task = ProgressTask.objects.get(pk=task.pk)
+    assert writer.flushes == 2
+    assert task.last_seq == 102 and task.failed == 10 and task.status == TaskStatus.FAILED
+    writer.node_result("late", ok=True)
+    assert writer.flush() == 0
