@@ -1,0 +1,217 @@
+"""Reads: nodes of a cluster as NodeInfo, one node with its pods, and the targets of a batch."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+
+from .kube import KubeError
+from .kube import client as kube_client
+from .kube import nodes as node_ops
+from .kube.nodes import ANN_AT, ANN_BY, ANN_REASON
+from .validation import selector_error
+
+ROLE_PREFIX = "node-role.kubernetes.io/"
+GPU_SUFFIX = "/gpu"
+
+
+class NodeNotFound(KubeError):
+    pass
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    status: str  # Ready / NotReady / Unknown
+    schedulable: bool
+    roles: list[str] = field(default_factory=list)
+    labels: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
+    taints: list[dict] = field(default_factory=list)
+    conditions: list[dict] = field(default_factory=list)
+    addresses: dict = field(default_factory=dict)
+    capacity: dict = field(default_factory=dict)
+    allocatable: dict = field(default_factory=dict)
+    gpus: dict = field(default_factory=dict)
+    kubelet_version: str = ""
+    os: str = ""
+    arch: str = ""
+    os_image: str = ""
+    container_runtime: str = ""
+    created: datetime | None = None
+    resource_version: str = ""
+    pod_count: int | None = None
+    cordon_reason: str = ""
+    cordoned_by: str = ""
+    cordoned_at: str = ""
+    pods: list[dict] | None = None
+
+    @property
+    def age_seconds(self) -> float | None:
+        if self.created is None:
+            return None
+        return (datetime.now(UTC) - self.created).total_seconds()
+
+    @property
+    def internal_ip(self) -> str:
+        return self.addresses.get("InternalIP", "")
+
+    def taint_strings(self) -> list[str]:
+        return [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}" for t in self.taints]
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def node_info(obj: dict) -> NodeInfo:
+    md = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    labels = md.get("labels") or {}
+    annotations = md.get("annotations") or {}
+    conditions = status.get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    state = "Unknown"
+    if ready is not None:
+        state = {"True": "Ready", "False": "NotReady"}.get(ready.get("status"), "Unknown")
+    roles = sorted(k[len(ROLE_PREFIX):] for k in labels if k.startswith(ROLE_PREFIX) and k[len(ROLE_PREFIX):])
+    if not roles and labels.get("kubernetes.io/role"):
+        roles = [labels["kubernetes.io/role"]]
+    capacity = status.get("capacity") or {}
+    allocatable = status.get("allocatable") or {}
+    gpus = {k: v for k, v in capacity.items() if k.endswith(GPU_SUFFIX)}
+    info = status.get("nodeInfo") or {}
+    return NodeInfo(
+        name=md.get("name", ""),
+        status=state,
+        schedulable=not spec.get("unschedulable"),
+        roles=roles,
+        labels=labels,
+        annotations=annotations,
+        taints=list(spec.get("taints") or []),
+        conditions=conditions,
+        addresses={a.get("type"): a.get("address") for a in status.get("addresses") or []},
+        capacity=capacity,
+        allocatable=allocatable,
+        gpus=gpus,
+        kubelet_version=info.get("kubeletVersion", ""),
+        os=info.get("operatingSystem", "") or labels.get("kubernetes.io/os", ""),
+        arch=info.get("architecture", "") or labels.get("kubernetes.io/arch", ""),
+        os_image=info.get("osImage", ""),
+        container_runtime=info.get("containerRuntimeVersion", ""),
+        created=_time(md.get("creationTimestamp")),
+        resource_version=md.get("resourceVersion", ""),
+        cordon_reason=annotations.get(ANN_REASON, ""),
+        cordoned_by=annotations.get(ANN_BY, ""),
+        cordoned_at=annotations.get(ANN_AT, ""),
+    )
+
+
+def pod_summary(pod: dict) -> dict:
+    from .kube.drain import MIRROR_ANNOTATION, controller_of
+
+    md = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    ctrl = controller_of(pod)
+    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    return {
+        "namespace": md.get("namespace", ""), "name": md.get("name", ""), "phase": status.get("phase", ""),
+        "owner_kind": ctrl.get("kind", "") if ctrl else "", "owner_name": ctrl.get("name", "") if ctrl else "",
+        "mirror": MIRROR_ANNOTATION in (md.get("annotations") or {}),
+        "emptydir": any("emptyDir" in (v or {}) for v in (pod.get("spec") or {}).get("volumes") or []),
+        "terminating": bool(md.get("deletionTimestamp")), "restarts": restarts,
+        "created": _time(md.get("creationTimestamp")), "pod_ip": status.get("podIP", ""),
+    }
+
+
+def _check_selector(selector: str):
+    if selector and selector_error(selector):
+        raise ValidationError(f"invalid label selector {selector!r}: {selector_error(selector)}")
+
+
+def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", with_pod_counts: bool = False
+               ) -> list[NodeInfo]:
+    """Nodes of `cluster` (sorted by name). Raises ValidationError for a bad selector, KubeError on API errors."""
+    _check_selector(label_selector)
+    kube = kube_client.for_cluster(cluster)
+    infos = sorted((node_info(o) for o in node_ops.list_nodes(kube, label_selector=label_selector,
+                                                              field_selector=field_selector)),
+                   key=lambda n: n.name)
+    if with_pod_counts and infos:
+        counts: dict[str, int] = {}
+        doc = kube.request("GET", "/api/v1/pods", query={"fieldSelector": "status.phase!=Succeeded,"
+                                                                          "status.phase!=Failed"},
+                           timeout=(5, 120))
+        for pod in doc.get("items") or []:
+            n = (pod.get("spec") or {}).get("nodeName")
+            if n:
+                counts[n] = counts.get(n, 0) + 1
+        for info in infos:
+            info.pod_count = counts.get(info.name, 0)
+    return infos
+
+
+def get_node(cluster, name: str) -> NodeInfo:
+    """One node with the pods on it; raises NodeNotFound (a KubeError) when it does not exist."""
+    kube = kube_client.for_cluster(cluster)
+    try:
+        obj = node_ops.get_node(kube, name)
+    except KubeError as exc:
+        if exc.status == 404:
+            raise NodeNotFound(f"node {name!r} not found in cluster {cluster.name}", status=404,
+                               reason="NotFound") from None
+        raise
+    info = node_info(obj)
+    pods = node_ops.list_pods_on_node(kube, name)
+    info.pods = sorted((pod_summary(p) for p in pods), key=lambda p: (p["namespace"], p["name"]))
+    info.pod_count = len(info.pods)
+    return info
+
+
+def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | None = None,
+                    all_nodes: bool = False) -> list[str]:
+    """Node names a batch acts on, resolved once at the start.
+
+    Explicit names are checked against ONE list call (not one GET per name): unknown names raise a
+    ValidationError that says how many are unknown and names the first few. Duplicates are folded,
+    order kept.
+    """
+    chosen = sum(1 for x in (names is not None, bool(selector), all_nodes) if x)
+    if chosen != 1:
+        raise ValidationError("choose exactly one of: node names, a label selector, all nodes")
+    kube = kube_client.for_cluster(cluster)
+    if names is not None:
+        wanted = list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+        if not wanted:
+            raise ValidationError("no node names given")
+        if len(wanted) == 1:
+            try:
+                existing = {node_ops.get_node(kube, wanted[0])["metadata"]["name"]}
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+                existing = set()
+        else:
+            existing = {o["metadata"]["name"] for o in node_ops.list_nodes(kube)}
+        unknown = [n for n in wanted if n not in existing]
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+            raise ValidationError(f"{len(unknown)} of {len(wanted)} node name(s) unknown in cluster "
+                                  f"{cluster.name}: {shown}")
+        return wanted
+    if selector:
+        _check_selector(selector)
+        found = sorted(o["metadata"]["name"] for o in node_ops.list_nodes(kube, label_selector=selector))
+        if not found:
+            raise ValidationError(f"no node matches the selector {selector!r}")
+        return found
+    found = sorted(o["metadata"]["name"] for o in node_ops.list_nodes(kube))
+    if not found:
+        raise ValidationError(f"cluster {cluster.name} has no nodes")
+    return found

@@ -1,0 +1,334 @@
+"""Writes: importing and checking clusters, and node actions with an audit record for every change."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import crypto
+from .kube import KubeError
+from .kube import client as kube_client
+from .kube import drain as drain_ops
+from .kube import nodes as node_ops
+from .models import AuditEntry, Cluster
+from .validation import validate_action as _validate_action
+
+log = logging.getLogger(__name__)
+
+__all__ = ["import_cluster", "import_in_cluster", "check_cluster", "CheckResult", "validate_action",
+           "NodeOutcome", "run_node_action", "drain_plan", "parse_kubeconfig"]
+
+MAX_KUBECONFIG_BYTES = 1024 * 1024
+
+
+def validate_action(action: str, params: dict) -> dict:
+    """Normalised parameters; raises ValidationError with a clear message. No API call."""
+    return _validate_action(action, params)
+
+
+# ---- Clusters -------------------------------------------------------------------------------------------
+
+def parse_kubeconfig(text: str) -> dict:
+    """The kubeconfig as a dict, or a ValidationError that never quotes its content."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError("the kubeconfig is empty")
+    if len(text.encode()) > MAX_KUBECONFIG_BYTES:
+        raise ValidationError("the kubeconfig is larger than 1 MiB")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValidationError(f"the kubeconfig is not valid YAML{where}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("contexts"), list) or not doc.get("contexts"):
+        raise ValidationError("the kubeconfig has no contexts")
+    if not isinstance(doc.get("clusters"), list) or not doc.get("clusters"):
+        raise ValidationError("the kubeconfig has no clusters")
+    return doc
+
+
+def _named(doc: dict, section: str) -> dict:
+    return {e.get("name"): (e.get(section[:-1]) or {}) for e in doc.get(section) or [] if isinstance(e, dict)}
+
+
+def kubeconfig_contexts(doc: dict) -> list[str]:
+    return [c.get("name") for c in doc.get("contexts") or [] if isinstance(c, dict) and c.get("name")]
+
+
+def resolve_context(doc: dict, context: str | None) -> tuple[str, str]:
+    """(context name, server URL) after checking the context, its cluster and its user exist."""
+    contexts = _named(doc, "contexts")
+    name = context or doc.get("current-context") or ""
+    if not name:
+        if len(contexts) == 1:
+            name = next(iter(contexts))
+        else:
+            raise ValidationError(f"the kubeconfig has no current-context; choose one of: "
+                                  f"{', '.join(sorted(map(str, contexts)))}")
+    if name not in contexts:
+        raise ValidationError(f"context {name!r} not found in the kubeconfig; it has: "
+                              f"{', '.join(sorted(map(str, contexts)))}")
+    ctx = contexts[name]
+    clusters = _named(doc, "clusters")
+    if ctx.get("cluster") not in clusters:
+        raise ValidationError(f"context {name!r} refers to cluster {ctx.get('cluster')!r}, which is not in the "
+                              "kubeconfig")
+    server = clusters[ctx["cluster"]].get("server") or ""
+    if not isinstance(server, str) or not server.startswith(("http://", "https://")):
+        raise ValidationError(f"cluster {ctx.get('cluster')!r} of context {name!r} has no valid server URL")
+    if ctx.get("user") and ctx.get("user") not in _named(doc, "users"):
+        raise ValidationError(f"context {name!r} refers to user {ctx.get('user')!r}, which is not in the "
+                              "kubeconfig")
+    return name, server
+
+
+def _clean_name(name: str) -> str:
+    slug = slugify(name or "")[:63].strip("-")
+    if not slug:
+        raise ValidationError("the cluster name must contain letters or digits")
+    return slug
+
+
+def import_cluster(name: str, kubeconfig_text: str, context: str | None = None, simulated: bool = False) -> Cluster:
+    """Store (or replace) a cluster from a kubeconfig context; the kubeconfig is encrypted at rest.
+
+    The kubeconfig is checked (YAML, context, cluster, user, server URL, loadable by the client); nothing is
+    stored when it is not usable. Errors never quote the kubeconfig.
+    """
+    name = _clean_name(name)
+    doc = parse_kubeconfig(kubeconfig_text)
+    context, server = resolve_context(doc, context)
+    try:
+        kube_client.from_kubeconfig(kubeconfig_text, context)
+    except KubeError as exc:
+        raise ValidationError(str(exc)) from None
+    with transaction.atomic():
+        cluster, created = Cluster.objects.select_for_update().get_or_create(name=name)
+        cluster.source = Cluster.Source.KUBECONFIG
+        cluster.context = context
+        cluster.server = server
+        cluster.simulated = simulated
+        cluster.kubeconfig_encrypted = crypto.encrypt(kubeconfig_text)
+        cluster.save()
+    log.info("cluster %s %s (context %s, server %s)", name, "imported" if created else "updated", context, server)
+    return cluster
+
+
+def import_in_cluster(name: str) -> Cluster:
+    """Register the service account of the pod kubenode runs in."""
+    import os
+
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise ValidationError("not running inside a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)")
+    name = _clean_name(name)
+    server = f"https://{'[' + host + ']' if ':' in host else host}:{port}"
+    with transaction.atomic():
+        cluster, _ = Cluster.objects.select_for_update().get_or_create(name=name)
+        cluster.source = Cluster.Source.IN_CLUSTER
+        cluster.context = ""
+        cluster.server = server
+        cluster.kubeconfig_encrypted = ""
+        cluster.simulated = False
+        cluster.save()
+    return cluster
+
+
+@dataclass
+class CheckResult:
+    cluster: str
+    ok: bool
+    reachable: bool = False
+    authenticated: bool | None = None
+    server_version: str = ""
+    can_patch_nodes: str = "unknown"  # yes / no / unknown
+    can_evict_pods: str = "unknown"
+    can_list_nodes: str = "unknown"
+    node_count: int | None = None
+    error: str = ""
+
+    @property
+    def message(self) -> str:
+        if not self.reachable:
+            return self.error
+        if self.authenticated is False:
+            return self.error
+        text = (f"reachable, Kubernetes {self.server_version or '?'}; may list nodes: {self.can_list_nodes}, "
+                f"patch nodes: {self.can_patch_nodes}, create pods/eviction: {self.can_evict_pods}")
+        if self.node_count is not None:
+            text += f"; {self.node_count} nodes"
+        if self.error:
+            text += f"; {self.error}"
+        return text
+
+    def as_dict(self) -> dict:
+        return {"cluster": self.cluster, "ok": self.ok, "reachable": self.reachable,
+                "authenticated": self.authenticated, "server_version": self.server_version,
+                "can_list_nodes": self.can_list_nodes, "can_patch_nodes": self.can_patch_nodes,
+                "can_evict_pods": self.can_evict_pods, "node_count": self.node_count, "error": self.error,
+                "message": self.message}
+
+
+def _access(kube, verb: str, resource: str, subresource: str = "", group: str = "") -> str:
+    attrs = {"verb": verb, "resource": resource, "group": group}
+    if subresource:
+        attrs["subresource"] = subresource
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attrs}}
+    try:
+        doc = kube.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body)
+    except KubeError as exc:
+        if exc.status in (404, 405):
+            return "unknown"
+        raise
+    return "yes" if (doc.get("status") or {}).get("allowed") else "no"
+
+
+def check_cluster(cluster: Cluster) -> CheckResult:
+    """Reachability, version, authentication and permissions; recorded in the cluster's last_check_*."""
+    result = CheckResult(cluster=cluster.name, ok=False)
+    try:
+        kube = kube_client.for_cluster(cluster)
+        version = kube.get("/version")
+        result.reachable = True
+        result.server_version = version.get("gitVersion", "")
+        try:
+            doc = kube.request("GET", "/api/v1/nodes", query={"limit": 1})
+            result.authenticated = True
+            result.can_list_nodes = "yes"
+            remaining = (doc.get("metadata") or {}).get("remainingItemCount")
+            result.node_count = len(doc.get("items") or []) + int(remaining or 0) \
+                if remaining is not None or not (doc.get("metadata") or {}).get("continue") else None
+        except KubeError as exc:
+            if exc.status == 401:
+                result.authenticated = False
+                raise
+            if exc.status == 403:
+                result.authenticated = True
+                result.can_list_nodes = "no"
+            else:
+                raise
+        result.can_patch_nodes = _access(kube, "patch", "nodes")
+        result.can_evict_pods = _access(kube, "create", "pods", "eviction")
+        if result.can_list_nodes == "unknown":
+            result.can_list_nodes = _access(kube, "list", "nodes")
+        result.ok = result.can_list_nodes == "yes"
+        if not result.ok:
+            result.error = "the credentials may not list nodes"
+    except KubeError as exc:
+        if exc.status:
+            result.reachable = True
+        result.error = str(exc)
+    Cluster.objects.filter(pk=cluster.pk).update(last_check_at=timezone.now(), last_check_ok=result.ok,
+                                                 last_check_message=result.message[:2000])
+    cluster.refresh_from_db(fields=["last_check_at", "last_check_ok", "last_check_message"])
+    return result
+
+
+# ---- Node actions ---------------------------------------------------------------------------------------
+
+@dataclass
+class NodeOutcome:
+    node: str
+    ok: bool
+    error: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+def _username(user) -> str:
+    if user is None:
+        return ""
+    if isinstance(user, str):
+        return user
+    return getattr(user, "get_username", lambda: str(user))()
+
+
+def _audit(cluster, node, action, params, user, task_id, outcome: NodeOutcome):
+    user_obj = user if getattr(user, "pk", None) is not None else None
+    detail = outcome.detail or {}
+    after = dict(detail.get("after") or {})
+    if action == "drain" and "pods" in detail:
+        after["pods"] = detail["pods"]
+    AuditEntry.objects.create(
+        user=user_obj, username=_username(user)[:150], cluster=cluster, cluster_name=cluster.name, node=node,
+        action=action, reason=(params or {}).get("reason", ""), before=detail.get("before") or {}, after=after,
+        outcome=AuditEntry.Outcome.SUCCEEDED if outcome.ok else AuditEntry.Outcome.FAILED,
+        error=outcome.error, task_id=task_id,
+    )
+
+
+def _perform(kube, node: str, action: str, params: dict, username: str, should_stop) -> NodeOutcome:
+    if action == "label":
+        before, after = node_ops.change_labels(kube, node, params["set"], params["remove"])
+    elif action == "unlabel":
+        before, after = node_ops.change_labels(kube, node, {}, params["remove"])
+    elif action == "taint":
+        before, after = node_ops.add_taints(kube, node, params["taints"])
+    elif action == "untaint":
+        before, after = node_ops.remove_taints(kube, node, params["taints"])
+    elif action == "cordon":
+        before, after = node_ops.cordon(kube, node, reason=params.get("reason", ""), user=username)
+    elif action == "uncordon":
+        before, after = node_ops.uncordon(kube, node)
+    else:
+        ok, error, detail = drain_ops.drain(kube, node, params, user=username, should_stop=should_stop)
+        return NodeOutcome(node=node, ok=ok, error=error, detail=detail)
+    return NodeOutcome(node=node, ok=True, detail={"before": before, "after": after})
+
+
+def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
+                    should_stop: Callable[[], bool] | None = None) -> NodeOutcome:
+    """Perform one action on one node and write its AuditEntry. Never raises for API or input errors."""
+    username = _username(user)
+    try:
+        params = validate_action(action, params)
+    except ValidationError as exc:
+        outcome = NodeOutcome(node=node, ok=False, error="; ".join(exc.messages))
+        if action in ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain"):
+            _audit(cluster, node, action, params if isinstance(params, dict) else {}, user, task_id, outcome)
+        return outcome
+    try:
+        kube = kube_client.for_cluster(cluster)
+        outcome = _perform(kube, node, action, params, username, should_stop)
+    except KubeError as exc:
+        error = str(exc)
+        if exc.status == 404 and "not found" not in error.lower():
+            error = f"node {node} not found: {error}"
+        elif exc.status == 404 and exc.reason == "NotFound" and "taint" not in error:
+            error = f"node {node!r} not found in cluster {cluster.name}"
+        outcome = NodeOutcome(node=node, ok=False, error=error)
+    except Exception as exc:  # never a traceback in an outcome; the log keeps it
+        log.exception("unexpected failure of %s on %s/%s", action, cluster.name, node)
+        outcome = NodeOutcome(node=node, ok=False, error=f"unexpected error: {type(exc).__name__}")
+    try:
+        _audit(cluster, node, action, params, user, task_id, outcome)
+    except Exception:
+        log.exception("audit record for %s on %s/%s could not be written", action, cluster.name, node)
+    return outcome
+
+
+def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
+    """Per node: pods that would be evicted, skipped (why) or blocked (why). Changes nothing.
+
+    Each entry: {"node", "ok", "evict": [...], "skip": [...], "blocked": [...], "error"}.
+    """
+    params = validate_action("drain", params)
+    kube = kube_client.for_cluster(cluster)
+    pdbs = [] if params["disable_eviction"] else drain_ops.list_pdbs(kube)
+    budget: dict = {}
+    plans = []
+    for node in nodes:
+        try:
+            node_ops.get_node(kube, node)
+            plan = drain_ops.plan_node(kube, node, params, pdbs, budget)
+            plan["error"] = ""
+        except KubeError as exc:
+            error = f"node {node!r} not found in cluster {cluster.name}" if exc.status == 404 else str(exc)
+            plan = {"node": node, "ok": False, "evict": [], "skip": [], "blocked": [], "error": error}
+        plans.append(plan)
+    return plans

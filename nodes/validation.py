@@ -1,0 +1,276 @@
+"""Kubernetes' own validation rules (label keys and values, taints) and action parameter normalisation."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+RESERVED_SUFFIXES = ("kubernetes.io", "k8s.io")
+ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
+MAX_REASON = 1000
+
+
+def qualified_name_error(key) -> str:
+    """Why `key` is not a valid qualified name ([prefix/]name), or "" when it is."""
+    if not isinstance(key, str) or not key:
+        return "must be a non-empty string"
+    parts = key.split("/")
+    if len(parts) > 2:
+        return "a qualified name has at most one '/' (e.g. 'example.com/MyName')"
+    if len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            return "prefix part must be non-empty"
+        if len(prefix) > 253:
+            return "prefix part must be no more than 253 characters"
+        if not DNS_SUBDOMAIN_RE.match(prefix):
+            return ("prefix part must be a lowercase RFC 1123 subdomain (lower case alphanumerics, '-' or '.', "
+                    "starting and ending with an alphanumeric character, e.g. 'example.com')")
+    else:
+        name = parts[0]
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    if not NAME_RE.match(name):
+        return ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                "with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')")
+    return ""
+
+
+def label_value_error(value) -> str:
+    if not isinstance(value, str):
+        return "must be a string"
+    if value == "":
+        return ""
+    if len(value) > 63:
+        return "must be no more than 63 characters"
+    if not NAME_RE.match(value):
+        return ("must be empty or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                "with an alphanumeric character (e.g. 'MyValue', 'my_value' or '12345')")
+    return ""
+
+
+def is_reserved(key: str) -> bool:
+    """Keys under kubernetes.io/ or k8s.io/ (including subdomains such as node-role.kubernetes.io/)."""
+    if "/" not in key:
+        return False
+    prefix = key.split("/", 1)[0]
+    return any(prefix == s or prefix.endswith("." + s) for s in RESERVED_SUFFIXES)
+
+
+def _check_key(key, what: str, confirm_reserved: bool):
+    err = qualified_name_error(key)
+    if err:
+        raise ValidationError(f"invalid {what} key {key!r}: {err}")
+    if is_reserved(key) and not confirm_reserved:
+        raise ValidationError(
+            f"{what} key {key!r} is under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); "
+            "confirm explicitly to change it"
+        )
+
+
+def _bool(params, name, default=False) -> bool:
+    value = params.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off", ""):
+        return value.lower() in ("true", "1", "yes", "on")
+    if value is None:
+        return default
+    raise ValidationError(f"{name} must be true or false")
+
+
+def _int(params, name, default, minimum, maximum) -> int:
+    value = params.get(name, default)
+    if value is None or value == "":
+        value = default
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be a whole number") from None
+    if number < minimum or number > maximum:
+        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
+    return number
+
+
+def _reason(params) -> str:
+    reason = params.get("reason") or ""
+    if not isinstance(reason, str):
+        raise ValidationError("reason must be text")
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON:
+        raise ValidationError(f"reason must be at most {MAX_REASON} characters")
+    return reason
+
+
+def _key_list(value, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"{what} must be a list of keys")
+    return [k.strip() if isinstance(k, str) else k for k in value]
+
+
+def validate_taint(taint, *, require_effect=True) -> dict:
+    if not isinstance(taint, dict):
+        raise ValidationError("each taint must be an object with key, value and effect")
+    key = taint.get("key")
+    key = key.strip() if isinstance(key, str) else key
+    err = qualified_name_error(key)
+    if err:
+        raise ValidationError(f"invalid taint key {key!r}: {err}")
+    value = taint.get("value") or ""
+    err = label_value_error(value)
+    if err:
+        raise ValidationError(f"invalid taint value {value!r} for key {key!r}: {err}")
+    effect = taint.get("effect") or ""
+    if effect or require_effect:
+        if effect not in EFFECTS:
+            raise ValidationError(
+                f"invalid taint effect {effect!r} for key {key!r}: must be one of {', '.join(EFFECTS)}"
+            )
+    out = {"key": key, "effect": effect}
+    if require_effect:
+        out["value"] = value
+    return out
+
+
+def validate_action(action: str, params: dict | None) -> dict:
+    """Normalised parameters for `action`; raises ValidationError with a clear message. Makes no API call."""
+    if action not in ACTIONS:
+        raise ValidationError(f"unknown action {action!r}: must be one of {', '.join(ACTIONS)}")
+    params = dict(params or {})
+    if action in ("label", "unlabel"):
+        confirm = _bool(params, "confirm_reserved")
+        to_set = params.get("set") or {} if action == "label" else {}
+        if not isinstance(to_set, dict):
+            raise ValidationError("set must be a mapping of label keys to values")
+        remove = _key_list(params.get("remove"), "remove")
+        clean_set = {}
+        for key, value in to_set.items():
+            key = key.strip() if isinstance(key, str) else key
+            _check_key(key, "label", confirm)
+            value = "" if value is None else value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(value)
+            err = label_value_error(value)
+            if err:
+                raise ValidationError(f"invalid label value {value!r} for key {key!r}: {err}")
+            clean_set[key] = value
+        for key in remove:
+            _check_key(key, "label", confirm)
+        both = sorted(set(clean_set) & set(remove))
+        if both:
+            raise ValidationError(f"label key(s) both set and removed: {', '.join(both)}")
+        if not clean_set and not remove:
+            raise ValidationError("nothing to change: give at least one label to set or remove")
+        return {"set": clean_set, "remove": sorted(set(remove)), "confirm_reserved": confirm}
+    if action == "taint":
+        taints = params.get("taints")
+        if not isinstance(taints, list) or not taints:
+            raise ValidationError("give at least one taint (key, value, effect)")
+        clean = [validate_taint(t) for t in taints]
+        seen = set()
+        for t in clean:
+            pair = (t["key"], t["effect"])
+            if pair in seen:
+                raise ValidationError(f"duplicate taint {t['key']}:{t['effect']}: taints must be unique by key "
+                                      "and effect")
+            seen.add(pair)
+        return {"taints": clean}
+    if action == "untaint":
+        taints = params.get("taints")
+        if not isinstance(taints, list) or not taints:
+            raise ValidationError("give at least one taint key to remove")
+        clean = [validate_taint(t, require_effect=False) for t in taints]
+        return {"taints": clean}
+    if action == "cordon":
+        return {"reason": _reason(params)}
+    if action == "uncordon":
+        return {}
+    # drain
+    pod_selector = params.get("pod_selector") or ""
+    if not isinstance(pod_selector, str):
+        raise ValidationError("pod_selector must be a label selector string")
+    pod_selector = pod_selector.strip()
+    if pod_selector:
+        err = selector_error(pod_selector)
+        if err:
+            raise ValidationError(f"invalid pod_selector {pod_selector!r}: {err}")
+    return {
+        "reason": _reason(params),
+        "ignore_daemonsets": _bool(params, "ignore_daemonsets"),
+        "delete_emptydir_data": _bool(params, "delete_emptydir_data"),
+        "force": _bool(params, "force"),
+        "grace_period": _int(params, "grace_period", -1, -1, 86400),
+        "timeout": _int(params, "timeout", 300, 1, 86400),
+        "pod_selector": pod_selector,
+        "disable_eviction": _bool(params, "disable_eviction"),
+        "skip_wait_for_delete_timeout": _int(params, "skip_wait_for_delete_timeout", 0, 0, 86400),
+    }
+
+
+_SET_RE = re.compile(r"^\s*(!)?\s*([^\s!=,()]+)\s*(?:(==|=|!=)\s*([^\s,()]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*$")
+
+
+def _split_selector(selector: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in selector:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def parse_selector(selector: str) -> list[tuple]:
+    """Parse a label selector into (op, key, values) requirements; raises ValueError when invalid."""
+    reqs = []
+    for part in _split_selector(selector):
+        if not part.strip():
+            raise ValueError("empty requirement")
+        m = _SET_RE.match(part)
+        if not m:
+            raise ValueError(f"cannot parse {part.strip()!r}")
+        neg, key, op, value, setop, values = m.groups()
+        err = qualified_name_error(key)
+        if err:
+            raise ValueError(f"invalid key {key!r}: {err}")
+        if neg and (op or setop):
+            raise ValueError(f"cannot parse {part.strip()!r}")
+        if op:
+            err = label_value_error(value)
+            if err:
+                raise ValueError(f"invalid value {value!r}: {err}")
+            reqs.append(("!=" if op == "!=" else "=", key, [value]))
+        elif setop:
+            vals = [v.strip() for v in values.split(",")]
+            for v in vals:
+                err = label_value_error(v)
+                if err:
+                    raise ValueError(f"invalid value {v!r}: {err}")
+            reqs.append((setop, key, vals))
+        else:
+            reqs.append(("!" if neg else "exists", key, []))
+    return reqs
+
+
+def selector_error(selector: str) -> str:
+    try:
+        parse_selector(selector)
+    except ValueError as exc:
+        return str(exc)
+    return ""
