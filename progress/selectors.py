@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ def get_task_for(user, task_id) -> ProgressTask:
     """The task when the user may see it; PermissionDenied otherwise (also for unknown ids)."""
     try:
         task = ProgressTask.objects.select_related("user").get(pk=task_id)
-    except (ProgressTask.DoesNotExist, ValueError, TypeError) as exc:
+    except (ProgressTask.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise PermissionDenied("no such task") from exc
     if not can_view(user, task):
         raise PermissionDenied("no such task")

@@ -1,0 +1,130 @@
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from progress.models import TaskStatus
+from tests.progress.helpers import make_task, make_user, session_cookie, write_results
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = b"http://localhost"
+
+
+def app():
+    from kubenode.asgi import application
+
+    return application
+
+
+async def connect(user=None, origin=ORIGIN):
+    headers = [(b"origin", origin)]
+    if user is not None:
+        cookie = await database_sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    comm = WebsocketCommunicator(app(), "/ws/progress/", headers=headers)
+    connected, _ = await comm.connect()
+    return comm, connected
+
+
+async def frames_until(comm, predicate, timeout=10):
+    got = []
+    while True:
+        frame = await comm.receive_json_from(timeout=timeout)
+        got.append(frame)
+        if predicate(frame):
+            return got
+
+
+async def test_rejects_anonymous_and_foreign_origin():
+    user = await database_sync_to_async(make_user)("ann")
+    comm, connected = await connect(None)
+    assert not connected
+    comm, connected = await connect(user, origin=b"http://evil.example")
+    assert not connected
+
+
+async def test_snapshot_lists_only_own_tasks():
+    ann = await database_sync_to_async(make_user)("ann")
+    bob = await database_sync_to_async(make_user)("bob")
+    mine = await database_sync_to_async(make_task)(ann)
+    await database_sync_to_async(make_task)(bob)
+    await database_sync_to_async(write_results)(mine, [("node-00000", True)])
+    comm, connected = await connect(ann)
+    assert connected
+    snap = await comm.receive_json_from(timeout=5)
+    assert snap["type"] == "snapshot"
+    assert [(t["task"], t["last_seq"]) for t in snap["tasks"]] == [(str(mine.pk), 1)]
+    await comm.disconnect()
+
+
+async def test_resume_sends_backlog_then_live_without_gap_or_duplicate():
+    ann = await database_sync_to_async(make_user)("ann")
+    task = await database_sync_to_async(make_task)(ann, nodes=1300)
+    names = task.nodes
+    await database_sync_to_async(write_results)(task, [(n, True) for n in names[:1100]])
+    comm, _ = await connect(ann)
+    await comm.receive_json_from(timeout=5)  # snapshot
+    await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 3})
+    got = await frames_until(comm, lambda f: f.get("seq") == 1100)
+    assert [f["seq"] for f in got] == list(range(4, 1101))  # paged backlog, in order
+    # live: more rows are written and the doorbell rings; a resume repeated meanwhile sends nothing twice
+    await database_sync_to_async(write_results)(task, [(n, n[-1] != "7") for n in names[1100:1200]])
+    await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 1050})
+    await database_sync_to_async(write_results)(task, [(n, True) for n in names[1200:]],
+                                                final_status=TaskStatus.FAILED)
+    got = await frames_until(comm, lambda f: f.get("seq") == 1300)
+    assert [f["seq"] for f in got] == list(range(1101, 1301))
+    last = got[-1]
+    assert (last["done"], last["failed"], last["total"]) == (1300, 10, 1300)
+    assert {"task", "seq", "type", "node", "outcome", "error", "succeeded"} <= set(last)
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
+    # a new connection resumes from the last seq the client saw: only what came after
+    comm, _ = await connect(ann)
+    await comm.receive_json_from(timeout=5)
+    await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 1295})
+    got = await frames_until(comm, lambda f: f.get("seq") == 1300)
+    assert [f["seq"] for f in got] == [1296, 1297, 1298, 1299, 1300]
+    await comm.disconnect()
+
+
+async def test_users_are_isolated_and_staff_may_watch():
+    ann = await database_sync_to_async(make_user)("ann")
+    bob = await database_sync_to_async(make_user)("bob")
+    boss = await database_sync_to_async(make_user)("boss", staff=True)
+    task = await database_sync_to_async(make_task)(ann)
+    bob_ws, _ = await connect(bob)
+    boss_ws, _ = await connect(boss)
+    ann_ws, _ = await connect(ann)
+    for ws in (bob_ws, boss_ws, ann_ws):
+        await ws.receive_json_from(timeout=5)
+    await bob_ws.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 0})
+    denied = await bob_ws.receive_json_from(timeout=5)
+    assert denied["type"] == "protocol_error" and "seq" not in denied
+    await boss_ws.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 0})
+    await asyncio.sleep(0.1)
+    await database_sync_to_async(write_results)(task, [("node-00000", True)])
+    assert (await ann_ws.receive_json_from(timeout=5))["seq"] == 1  # live, without asking
+    assert (await boss_ws.receive_json_from(timeout=5))["seq"] == 1
+    assert await bob_ws.receive_nothing(timeout=0.5)
+    for ws in (bob_ws, boss_ws, ann_ws):
+        await ws.disconnect()
+
+
+async def test_malformed_frames_get_an_error_and_the_connection_stays():
+    ann = await database_sync_to_async(make_user)("ann")
+    task = await database_sync_to_async(make_task)(ann)
+    await database_sync_to_async(write_results)(task, [("node-00000", True)])
+    comm, _ = await connect(ann)
+    await comm.receive_json_from(timeout=5)
+    for bad in ("not json", "[1, 2]", '{"type": "nope"}', '{"type": "resume", "task": "x", "after_seq": 0}',
+                f'{{"type": "resume", "task": "{task.pk}", "after_seq": "zero"}}'):
+        await comm.send_to(text_data=bad)
+        assert (await comm.receive_json_from(timeout=5))["type"] == "protocol_error"
+    await comm.send_to(bytes_data=b"\x00\x01")
+    assert (await comm.receive_json_from(timeout=5))["type"] == "protocol_error"
+    await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 0})
+    assert (await comm.receive_json_from(timeout=5))["seq"] == 1
+    await comm.disconnect()
