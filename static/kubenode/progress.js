@@ -86,7 +86,6 @@
     if (!frame || frame.seq === undefined || frame.seq === null || !frame.task) return;
     var s = state(frame.task);
     var key = frame.seq;
-    if (s.seen[key] || frame.seq <= s.lastSeq && s.seen[key] !== undefined) return;
     if (s.seen[key]) return;
     s.seen[key] = true;
     if (frame.seq > s.lastSeq) s.lastSeq = frame.seq;
