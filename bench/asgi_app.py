@@ -1,0 +1,80 @@
+"""kubenode's ASGI application plus one bench-only HTTP path, so a real replica can be told to commit a step.
+
+``/__bench/task?total=N`` creates a running task for the bench user; ``/__bench/step?task=ID&node=NAME[&final=1]``
+commits one step through kubenode's own writer (rows, counters and the doorbell of the configured notifier, in one
+transaction) and answers with the wall-clock time taken just before the commit began. Used only by ``bench/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from urllib.parse import parse_qs
+
+from kubenode.asgi import application as kubenode_application
+
+
+def _create_task(total: int) -> str:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from progress.models import ProgressTask
+
+    user = get_user_model().objects.get(username=os.environ.get("BENCH_USER", "bench"))
+    now = timezone.now()
+    task = ProgressTask.objects.create(user=user, cluster_name="bench", action="label", total=total,
+                                       status="running", started_at=now, heartbeat_at=now, owner="bench")
+    return str(task.pk)
+
+
+def _step(task_id: str, node: str, final: bool) -> dict:
+    from progress.models import MessageType
+    from progress.writer import Event, flush_events
+
+    t0 = time.time()
+    if final:
+        seq = flush_events(task_id, [Event(type=MessageType.COMPLETE)], final_status="auto")
+    else:
+        seq = flush_events(task_id, [Event(type=MessageType.PROGRESS, node=node, outcome="ok", ok=True)])
+    return {"t0": t0, "seq": seq, "t1": time.time()}
+
+
+def _notifier() -> dict:
+    from progress.notify import get_notifier
+
+    return {"effective": type(get_notifier()).__name__}
+
+
+async def _bench_http(scope, receive, send) -> None:
+    from channels.db import database_sync_to_async
+
+    from progress.notify.memory import remember_serving_loop
+
+    remember_serving_loop()
+    query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+    op = scope["path"].rsplit("/", 1)[-1]
+    try:
+        if op == "task":
+            body = {"task": await database_sync_to_async(_create_task)(int(query.get("total", "1")))}
+        elif op == "step":
+            body = await database_sync_to_async(_step)(query["task"], query.get("node", ""), query.get("final") == "1")
+        elif op == "notifier":
+            body = await database_sync_to_async(_notifier)()
+        else:
+            body, status = {"error": f"unknown op {op!r}"}, 404
+        status = 200 if "error" not in body else 404
+    except Exception as exc:  # noqa: BLE001 - reported to the benchmark, which records it
+        body, status = {"error": f"{type(exc).__name__}: {exc}"}, 500
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"].startswith("/__bench/"):
+        while (await receive())["type"] != "http.request":
+            pass
+        return await _bench_http(scope, receive, send)
+    return await kubenode_application(scope, receive, send)
