@@ -1,0 +1,1 @@
+"""A simulated Kubernetes API server: enough of the real HTTP protocol for the official client and kubectl."""
