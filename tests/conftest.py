@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.daphne",
+    "tests.fixtures.kube",
     "tests.fixtures.apiserver",
 ]
