@@ -94,9 +94,17 @@ class SimHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(raw)
 
+    def _read_raw_body(self) -> bytes:
+        # Read the whole request body before anything can fail: an error answered with the body still unread
+        # would leave it in the keep-alive stream, where it would be parsed as the next request line.
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        return self.rfile.read(length) if length > 0 else b""
+
     def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._raw_body
         if not raw.strip():
             return None
         try:
@@ -105,6 +113,7 @@ class SimHandler(BaseHTTPRequestHandler):
             raise bad_request("error decoding request body: invalid JSON") from None
 
     def _handle(self):
+        self._raw_body = self._read_raw_body()
         try:
             if self.faults.latency:
                 time.sleep(self.faults.latency)
