@@ -20,6 +20,9 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PUBLIC_PATHS = (["version"], ["healthz"], ["readyz"], ["livez"])
 
 
+SSAR_PATH = ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]
+
+
 class Faults:
     """--latency-ms, --fail-rate, --conflict-rate; one seeded generator so runs repeat."""
 
@@ -140,6 +143,8 @@ class SimHandler(BaseHTTPRequestHandler):
         doc = self._discovery(parts) if method == "GET" else None
         if doc is not None:
             return self._send(200, doc)
+        if method == "POST" and parts == SSAR_PATH:
+            return self._send(201, self._access_review(user))
         route = parse_route(parts)
         if route is None:
             raise ApiError(404, "the server could not find the requested resource", reason="NotFound",
@@ -191,6 +196,23 @@ class SimHandler(BaseHTTPRequestHandler):
             return self._send(200, obj)
         raise ApiError(405, f"the server does not allow this method on the requested resource ({self.command})",
                        reason="MethodNotAllowed")
+
+    def _access_review(self, user: str) -> dict:
+        """SelfSubjectAccessReview (authorization.k8s.io/v1): what the caller's token may do."""
+        review = self._body() or {}
+        attrs = (review.get("spec") or {}).get("resourceAttributes") or {}
+        resource = attrs.get("resource") or ""
+        if attrs.get("subresource"):
+            resource = f"{resource}/{attrs['subresource']}"
+        try:
+            authorize(user, attrs.get("verb") or "", resource, attrs.get("name") or "", attrs.get("namespace"),
+                      attrs.get("group") or "")
+            allowed, reason = True, "allowed by the simulator's admin role" if user == "admin" else "read access"
+        except ApiError:
+            allowed, reason = False, ""
+        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None}, "spec": review.get("spec") or {},
+                "status": {"allowed": allowed, **({"reason": reason} if reason else {})}}
 
     @staticmethod
     def _verb(method, route, query) -> str:
