@@ -123,6 +123,8 @@ class Controllers:
                 if node is None:
                     break
                 pod = _replacement(rs, node, self.random)
+                while (ns, pod["metadata"]["name"]) in self.store.objects["pods"]:
+                    pod = _replacement(rs, node, self.random)
                 self.store.create(PODS, pod)
                 active.append(pod)
 

@@ -33,12 +33,18 @@ class Generator:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
         self.now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        self.used = set()
 
     def uid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def suffix(self, n=5) -> str:
-        return "".join(self.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
+        """A random name suffix, never handed out twice."""
+        while True:
+            text = "".join(self.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
+            if text not in self.used:
+                self.used.add(text)
+                return text
 
     def stamp(self, max_days=200, min_days=0) -> str:
         age = datetime.timedelta(seconds=self.rng.randint(min_days * 86400, max_days * 86400))
