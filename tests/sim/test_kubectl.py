@@ -94,3 +94,16 @@ def test_drain_evicts_everything_but_daemonsets(sim):
     assert v1.read_node(name).spec.unschedulable is True
     left = v1.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}").items
     assert left and all(p.metadata.owner_references[0].kind == "DaemonSet" for p in left)
+
+
+def test_drain_blocked_by_budget_ends_at_its_timeout(sim):
+    v1 = core(sim)
+    ledger = [p for p in v1.list_namespaced_pod("payments", label_selector="app=ledger").items
+              if not p.metadata.deletion_timestamp]
+    name = ledger[0].spec.node_name
+    result = kubectl(sim, "drain", name, "--ignore-daemonsets", "--delete-emptydir-data", "--force",
+                     "--timeout=2s", check=False)
+    assert result.returncode != 0
+    assert "disruption budget" in result.stderr and ledger[0].metadata.name in result.stderr
+    assert v1.read_node(name).spec.unschedulable is True
+    assert v1.read_namespaced_pod(ledger[0].metadata.name, "payments").metadata.deletion_timestamp is None
