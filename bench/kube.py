@@ -78,7 +78,7 @@ def start_sim(nodes: int, latency_ms: int = 0, extra: tuple[str, ...] = (), env:
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kubenode.settings", **(env or {})}
     full_env.setdefault("SECRET_KEY", "bench-only-not-secret")
     cmd = [sys.executable, "manage.py", "kube_sim", "--nodes", str(nodes), "--port", str(port),
-           "--kubeconfig", str(kubeconfig), "--latency-ms", str(latency_ms), *extra]
+           "--kubeconfig", str(kubeconfig), "--latency-ms", str(latency_ms), "--tls", *extra]
     process = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     sim = Sim(port, kubeconfig, process, workdir)
     try:

@@ -40,4 +40,4 @@ def cordon_selector(sim: Sim, key: str) -> float:
 
 def drain_loop(sim: Sim, names: list[str]) -> float:
     return loop(sim, names, lambda n: ("drain", n, "--ignore-daemonsets", "--delete-emptydir-data",
-                                      "--force", "--timeout=120s"))
+                                      "--force", "--timeout=60s"))
