@@ -1,5 +1,7 @@
 """kubenode's ASGI application plus one bench-only HTTP path, so a real replica can be told to commit a step.
 
+``/__bench/batch?cluster=C&action=A&params=JSON`` starts a real batch on every node through the runner of this
+replica; ``/__bench/rings?task=ID`` lists when this process rang the doorbell for the task (one per flush);
 ``/__bench/task?total=N`` creates a running task for the bench user; ``/__bench/step?task=ID&node=NAME[&final=1]``
 commits one step through kubenode's own writer (rows, counters and the doorbell of the configured notifier, in one
 transaction) and answers with the wall-clock time taken just before the commit began. Used only by ``bench/``.
@@ -32,12 +34,48 @@ def _step(task_id: str, node: str, final: bool) -> dict:
     from progress.models import MessageType
     from progress.writer import Event, flush_events
 
+    _count_rings()
     t0 = time.time()
     if final:
         seq = flush_events(task_id, [Event(type=MessageType.COMPLETE)], final_status="auto")
     else:
         seq = flush_events(task_id, [Event(type=MessageType.PROGRESS, node=node, outcome="ok", ok=True)])
     return {"t0": t0, "seq": seq, "t1": time.time()}
+
+
+RINGS: dict[str, list[float]] = {}
+
+
+def _count_rings() -> None:
+    """Record the wall time of every doorbell rung in this process, per task (counts coalesced flushes)."""
+    from progress.notify import get_notifier
+
+    notifier = get_notifier()
+    if getattr(notifier, "_bench_counted", False):
+        return
+    original = notifier.ring
+
+    def ring(doorbell):
+        RINGS.setdefault(str(doorbell.task), []).append(time.time())
+        return original(doorbell)
+
+    notifier.ring = ring
+    notifier._bench_counted = True
+
+
+def _batch(cluster: str, action: str, params: str) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from nodes.models import Cluster
+    from progress import services
+
+    _count_rings()
+    user = get_user_model().objects.get(username=os.environ.get("BENCH_USER", "bench"))
+    with transaction.atomic():
+        task = services.create_task(user, Cluster.objects.get(name=cluster), action, json.loads(params),
+                                    all_nodes=True)
+    return {"task": str(task.pk), "total": task.total}
 
 
 def _notifier() -> dict:
@@ -59,6 +97,10 @@ async def _bench_http(scope, receive, send) -> None:
             body = {"task": await database_sync_to_async(_create_task)(int(query.get("total", "1")))}
         elif op == "step":
             body = await database_sync_to_async(_step)(query["task"], query.get("node", ""), query.get("final") == "1")
+        elif op == "batch":
+            body = await database_sync_to_async(_batch)(query["cluster"], query["action"], query.get("params", "{}"))
+        elif op == "rings":
+            body = {"rings": RINGS.get(query["task"], [])}
         elif op == "notifier":
             body = await database_sync_to_async(_notifier)()
         else:
