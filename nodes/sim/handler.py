@@ -169,9 +169,15 @@ class SimHandler(BaseHTTPRequestHandler):
             body = api.list(res, route.namespace, query, route.version)
             if wants_table(self.headers.get("Accept")):
                 return self._send(200, as_table(res, json.loads(body)))
+            if route.version != res.versions[0]:  # e.g. PDBs read through policy/v1beta1
+                listing = json.loads(body)
+                listing["items"] = [dict(o, apiVersion=res.api_version(route.version)) for o in listing["items"]]
+                body = listing
             return self._send(200, body)
         if verb == "get":
             obj = api.get(res, route.namespace, route.name)
+            if route.version != res.versions[0]:
+                obj = dict(obj, apiVersion=res.api_version(route.version))
             if wants_table(self.headers.get("Accept")) and not route.subresource:
                 return self._send(200, as_table(res, {"metadata": {"resourceVersion": obj["metadata"][
                     "resourceVersion"]}, "items": [obj]}))
