@@ -297,9 +297,7 @@ def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, u
         outcome = _perform(kube, node, action, params, username, should_stop)
     except KubeError as exc:
         error = str(exc)
-        if exc.status == 404 and "not found" not in error.lower():
-            error = f"node {node} not found: {error}"
-        elif exc.status == 404 and exc.reason == "NotFound" and "taint" not in error:
+        if exc.status == 404 and (exc.body.get("details") or {}).get("kind") == "nodes":
             error = f"node {node!r} not found in cluster {cluster.name}"
         outcome = NodeOutcome(node=node, ok=False, error=error)
     except Exception as exc:  # never a traceback in an outcome; the log keeps it
