@@ -377,3 +377,49 @@ def test_auth_401_and_viewer_403(sim):
     body = expect_error(403, viewer.create_namespaced_pod_eviction, pod.metadata.name, "shop",
                         {"metadata": {"name": pod.metadata.name}})
     assert 'cannot create resource "pods/eviction"' in body["message"]
+
+
+def test_budget_status_written_by_a_client_decides_evictions(sim, v1):
+    ns = "default"
+    v1.create_namespaced_pod(ns, {"metadata": {"name": "guarded", "labels": {"guard": "me"}}, "spec": {
+        "nodeName": "worker-0018", "containers": [{"name": "c", "image": "x"}]}})
+    code, pdb = raw(sim, "POST", f"/apis/policy/v1beta1/namespaces/{ns}/poddisruptionbudgets", {
+        "apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget", "metadata": {"name": "guard"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"guard": "me"}}}})
+    assert code == 201 and pdb["apiVersion"] == "policy/v1beta1"
+    status_path = f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/guard/status"
+    code, _ = raw(sim, "PATCH", status_path, {"status": {"observedGeneration": 0, "disruptionsAllowed": 1}},
+                  "application/merge-patch+json")
+    assert code == 200
+    deadline = time.monotonic() + 5
+    while v1.read_namespaced_pod("guarded", ns).status.phase != "Running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    body = expect_error(429, v1.create_namespaced_pod_eviction, "guarded", ns, {"metadata": {"name": "guarded"}})
+    assert body["details"]["causes"][0]["message"] == "The disruption budget guard is still being processed by " \
+                                                      "the server."
+    raw(sim, "PATCH", status_path, {"status": {"observedGeneration": 1, "disruptionsAllowed": 0,
+                                               "currentHealthy": 1, "desiredHealthy": 1}},
+        "application/merge-patch+json")
+    body = expect_error(429, v1.create_namespaced_pod_eviction, "guarded", ns, {"metadata": {"name": "guarded"}})
+    assert body["details"]["causes"][0]["message"] == "The disruption budget guard needs 1 healthy pods and has 1 " \
+                                                      "currently"
+    raw(sim, "PATCH", status_path, {"status": {"disruptionsAllowed": 1}}, "application/merge-patch+json")
+    time.sleep(0.2)  # the disruption controller leaves a client-managed status alone
+    v1.create_namespaced_pod_eviction("guarded", ns, {"metadata": {"name": "guarded"}})
+    code, after = raw(sim, "GET", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/guard")
+    assert after["status"]["disruptionsAllowed"] == 0 and "guarded" in after["status"]["disruptedPods"]
+
+
+def test_pod_watch_sees_graceful_delete(sim, v1):
+    ns = "default"
+    start = v1.list_namespaced_pod(ns, limit=1).metadata.resource_version
+    v1.create_namespaced_pod(ns, {"metadata": {"name": "watched"}, "spec": {
+        "nodeName": "worker-0019", "containers": [{"name": "c", "image": "x"}]}})
+    v1.delete_namespaced_pod("watched", ns, grace_period_seconds=1)
+    seen = []
+    for event in kubernetes.watch.Watch().stream(v1.list_namespaced_pod, ns, resource_version=start,
+                                                 field_selector="metadata.name=watched", timeout_seconds=5):
+        seen.append(event["type"])
+        if event["type"] == "DELETED":
+            break
+    assert seen[0] == "ADDED" and seen[-1] == "DELETED" and "MODIFIED" in seen
