@@ -109,7 +109,10 @@ def _build(kubeconfig_text: str | None, context: str | None, in_cluster: bool) -
 
     cfg = client.Configuration()
     if in_cluster:
-        config.load_incluster_config(client_configuration=cfg)
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except Exception as exc:
+            raise KubeError(f"the in-cluster service account cannot be used: {exc}") from None
     else:
         try:
             doc = yaml.safe_load(kubeconfig_text or "")

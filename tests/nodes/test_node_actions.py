@@ -189,3 +189,53 @@ def test_server_errors_are_one_line(kube_sim, db, user):
     cluster = services.import_cluster("failing", sim.kubeconfig_text)
     out = run(cluster, "worker-0001", "label", {"set": {"a": "b"}}, user)
     assert not out.ok and out.error.startswith("HTTP 500 internal server error: ") and "\n" not in out.error
+
+
+def test_server_side_422_is_surfaced(cluster):
+    """Client-side validation normally stops bad keys; the access layer still reports the server's 422."""
+    from nodes.kube import KubeError
+    from nodes.kube import client as kube_client
+    from nodes.kube import nodes as node_ops
+
+    with pytest.raises(KubeError) as err:
+        node_ops.change_labels(kube_client.for_cluster(cluster), "worker-0008", {"bad key": "v"}, [])
+    assert err.value.status == 422 and str(err.value).startswith("HTTP 422 invalid: ")
+    assert "bad key" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_actions_share_one_client(cluster, shared_sim, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    nodes = [f"worker-00{i:02d}" for i in range(12, 20)]
+
+    def cordon(node):
+        try:
+            return run(cluster, node, "cordon", {"reason": "parallel"}, user)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(cordon, nodes))
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    api = core_api(shared_sim.kubeconfig)
+    assert all(api.read_node(n).spec.unschedulable for n in nodes)
+    assert AuditEntry.objects.filter(node__in=nodes, outcome="succeeded", reason="parallel").count() == 8
+
+
+def test_reimport_replaces_the_cached_client(shared_sim, user):
+    cluster = services.import_cluster("swap", shared_sim.kubeconfig_text)
+    assert run(cluster, "worker-0020", "label", {"set": {"swap": "1"}}, user).ok
+    cluster = services.import_cluster("swap", shared_sim.kubeconfig_text, context="viewer")
+    out = run(cluster, "worker-0020", "label", {"set": {"swap": "2"}}, user)
+    assert not out.ok and out.error.startswith("HTTP 403 forbidden")
+
+
+def test_in_cluster_outside_a_pod(monkeypatch, db):
+    from django.core.exceptions import ValidationError
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ValidationError, match="not running inside a Kubernetes pod"):
+        services.import_in_cluster("incluster")
