@@ -1,5 +1,6 @@
 """Django settings, built from the one resolved configuration (kubenode.config)."""
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -16,8 +17,29 @@ BASE_DIR = kconfig.BASE_DIR
 DATA_DIR = Path(CONFIG["server.data_dir"])
 
 DEBUG = CONFIG["server.debug"]
-# Without SECRET_KEY only DEBUG runs (config.load refuses otherwise): a per-process key.
-SECRET_KEY = CONFIG["server.secret_key"] or secrets.token_urlsafe(50)
+
+
+def _debug_secret_key() -> str:
+    """Without SECRET_KEY only DEBUG runs (config.load refuses otherwise). The generated key is kept in the data
+    directory so every process of the machine (daphne, manage.py commands) derives the same kubeconfig
+    encryption key; a per-process key would make stored kubeconfigs unreadable to the other processes."""
+    path = DATA_DIR / "debug-secret-key"
+    try:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError:
+        return secrets.token_urlsafe(50)
+
+
+SECRET_KEY = CONFIG["server.secret_key"] or _debug_secret_key()
 ALLOWED_HOSTS = CONFIG["server.allowed_hosts"]
 CSRF_TRUSTED_ORIGINS = CONFIG["server.csrf_trusted_origins"]
 REPLICA_ID = CONFIG.replica_id
