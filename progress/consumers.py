@@ -10,6 +10,7 @@ Per connection, each task has a cursor (the last seq sent): no seq is ever sent 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from channels.db import database_sync_to_async
@@ -36,6 +37,24 @@ def _task_owner(user, task_id):
 @database_sync_to_async
 def _messages_after(task_id, after_seq):
     return selectors.messages_after(task_id, after_seq)
+
+
+_shared_reads: dict[tuple, asyncio.Future] = {}
+
+
+async def _shared_messages_after(task_id, after_seq, rung_seq):
+    """One query for all consumers of this process woken by the same doorbell at the same cursor.
+
+    The query starts after that doorbell arrived here, so it sees every row up to `rung_seq`; sharing it keeps a
+    doorbell from costing one query per connected client (the ORM runs them one by one on one thread).
+    """
+    key = (task_id, after_seq, rung_seq)
+    future = _shared_reads.get(key)
+    if future is None:
+        future = asyncio.ensure_future(_messages_after(task_id, after_seq))
+        _shared_reads[key] = future
+        future.add_done_callback(lambda _f: _shared_reads.pop(key, None))
+    return await asyncio.shield(future)
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -104,11 +123,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if int(event.get("seq", 0)) <= self.cursors[task_id]:
             return
         log.debug("doorbell received task=%s seq=%s replica=%s", task_id, event.get("seq"), event.get("replica"))
-        await self._push(task_id)
+        await self._push(task_id, rung_seq=int(event.get("seq", 0)))
 
-    async def _push(self, task_id: str) -> None:
+    async def _push(self, task_id: str, rung_seq: int | None = None) -> None:
         while True:
-            frames = await _messages_after(task_id, self.cursors[task_id])
+            if rung_seq is not None:
+                frames = await _shared_messages_after(task_id, self.cursors[task_id], rung_seq)
+                rung_seq = None  # further pages: this connection's own reads
+            else:
+                frames = await _messages_after(task_id, self.cursors[task_id])
             for frame in frames:
                 if frame["seq"] <= self.cursors[task_id]:
                     continue
