@@ -145,7 +145,7 @@ if CONFIG.notify_type == "redis":
                    "prefix": "kubenode"},
     }}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+    CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer",
                                   "CONFIG": {"capacity": 1000}}}
 
 AUTH_PASSWORD_VALIDATORS = [
