@@ -1,8 +1,13 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "nodes"
 
 urlpatterns = [
-    path("clusters/", TemplateView.as_view(template_name="base.html"), name="cluster_list"),
+    path("clusters/", views.cluster_list, name="cluster_list"),
+    path("clusters/<slug:cluster>/nodes/", views.node_list, name="node_list"),
+    path("clusters/<slug:cluster>/nodes/action/", views.node_action, name="node_action"),
+    path("clusters/<slug:cluster>/nodes/<str:name>/", views.node_detail, name="node_detail"),
+    path("audit/", views.audit_log, name="audit_log"),
 ]

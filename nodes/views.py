@@ -1,0 +1,197 @@
+"""Operator pages: clusters, nodes of a cluster, node detail, batch actions, audit log."""
+import json
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import roles, selectors
+from .kube.errors import KubeError
+from .models import AuditEntry, Cluster
+
+PAGE_SIZE = 100
+SORTS = {"name": lambda n: n.name, "status": lambda n: n.status, "version": lambda n: n.kubelet_version,
+         "age": lambda n: -(n.age_seconds or 0), "roles": lambda n: ",".join(n.roles)}
+
+
+def cluster_list(request):
+    return render(request, "nodes/cluster_list.html", {"clusters": Cluster.objects.order_by("name")})
+
+
+def _filter(nodes, q, status, role, taint):
+    if q:
+        nodes = [n for n in nodes if q.lower() in n.name.lower()]
+    if status == "cordoned":
+        nodes = [n for n in nodes if not n.schedulable]
+    elif status:
+        nodes = [n for n in nodes if n.status == status]
+    if role:
+        nodes = [n for n in nodes if role in n.roles]
+    if taint == "any":
+        nodes = [n for n in nodes if n.taints]
+    elif taint == "none":
+        nodes = [n for n in nodes if not n.taints]
+    elif taint:
+        nodes = [n for n in nodes if any(t.get("key") == taint for t in n.taints)]
+    return nodes
+
+
+def node_list(request, cluster):
+    cluster = get_object_or_404(Cluster, name=cluster)
+    g = request.GET
+    q, selector = g.get("q", "").strip(), g.get("selector", "").strip()
+    status, role, taint = g.get("status", ""), g.get("role", ""), g.get("taint", "").strip()
+    sort = g.get("sort", "name") if g.get("sort", "name") in SORTS else "name"
+    error, nodes = "", []
+    try:
+        nodes = selectors.list_nodes(cluster, label_selector=selector)
+    except ValidationError as exc:
+        error = f"Invalid label selector: {'; '.join(exc.messages)}"
+    except KubeError as exc:
+        error = f"Cluster {cluster.name} could not be read: {exc}"
+    all_roles = sorted({r for n in nodes for r in n.roles})
+    nodes = sorted(_filter(nodes, q, status, role, taint), key=SORTS[sort])
+    page = Paginator(nodes, PAGE_SIZE).get_page(g.get("page"))
+    params = g.copy()
+    params.pop("page", None)
+    return render(request, "nodes/node_list.html", {
+        "cluster": cluster, "page": page, "total": len(nodes), "error": error, "q": q, "selector": selector,
+        "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
+        "query": params.urlencode(), "actions": roles.allowed_actions(request.user),
+        "filter_json": json.dumps({"q": q, "selector": selector, "status": status, "role": role, "taint": taint}),
+    })
+
+
+def node_detail(request, cluster, name):
+    cluster = get_object_or_404(Cluster, name=cluster)
+    try:
+        node = selectors.get_node(cluster, name)
+    except KubeError as exc:
+        return render(request, "nodes/node_detail.html", {"cluster": cluster, "name": name, "error": str(exc)},
+                      status=getattr(exc, "status", None) == 404 and 404 or 502)
+    audit = AuditEntry.objects.filter(cluster_name=cluster.name, node=name).order_by("-created_at")[:50]
+    return render(request, "nodes/node_detail.html", {"cluster": cluster, "name": name, "node": node,
+                                                      "audit": audit})
+
+
+def _pairs(text: str) -> dict:
+    out = {}
+    for part in text.replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ValidationError(f"{part!r}: expected key=value")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _keys(text: str) -> list[str]:
+    return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
+
+
+def _taints(text: str, effect: str, with_value: bool) -> list[dict]:
+    taints = []
+    for k in _keys(text):
+        key, _, value = k.partition("=")
+        t = {"key": key}
+        if with_value:
+            t["value"] = value
+        if effect:
+            t["effect"] = effect
+        taints.append(t)
+    return taints
+
+
+def params_from_post(action: str, p) -> dict:
+    if action == "label":
+        return {"set": _pairs(p.get("set", "")), "remove": _keys(p.get("remove", "")),
+                "confirm_reserved": p.get("confirm_reserved") == "on"}
+    if action == "unlabel":
+        return {"remove": _keys(p.get("remove", "")), "confirm_reserved": p.get("confirm_reserved") == "on"}
+    if action in ("taint", "untaint"):
+        return {"taints": _taints(p.get("taints", ""), p.get("effect", ""), action == "taint")}
+    if action == "cordon":
+        return {"reason": p.get("reason", "")}
+    if action == "uncordon":
+        return {}
+    if action == "drain":
+        def num(k, d):
+            try:
+                return int(p.get(k) or d)
+            except ValueError:
+                raise ValidationError(f"{k.replace('_', ' ')} must be a whole number") from None
+        return {"reason": p.get("reason", ""), "ignore_daemonsets": p.get("ignore_daemonsets") == "on",
+                "delete_emptydir_data": p.get("delete_emptydir_data") == "on", "force": p.get("force") == "on",
+                "grace_period": num("grace_period", -1), "timeout": num("timeout", 300),
+                "pod_selector": p.get("pod_selector", ""), "disable_eviction": p.get("disable_eviction") == "on",
+                "skip_wait_for_delete_timeout": num("skip_wait_for_delete_timeout", 0)}
+    raise ValidationError(f"unknown action {action!r}")
+
+
+@require_POST
+def node_action(request, cluster):
+    """Confirmation step (preview) and, when confirmed, the batch task."""
+    from nodes import services
+    from progress import services as progress_services
+
+    cluster = get_object_or_404(Cluster, name=cluster)
+    p = request.POST
+    action = p.get("action", "")
+    if not roles.can_run(request.user, action):
+        raise PermissionDenied(f"you may not run {action or 'this action'}")
+    names = p.getlist("node")
+    selector = p.get("selector", "").strip() if p.get("select_all") == "on" else ""
+    ctx = {"cluster": cluster, "action": action, "post": p, "names": names, "selector": selector,
+           "limit": progress_services.concurrency_limit(action)}
+    try:
+        params = services.validate_action(action, params_from_post(action, p))
+        if p.get("select_all") == "on":
+            targets = selectors.resolve_targets(cluster, selector=selector or None, all_nodes=not selector)
+        else:
+            targets = selectors.resolve_targets(cluster, names=names)
+        concurrency = int(p.get("concurrency") or 0)
+        if concurrency < 0 or concurrency > ctx["limit"]:
+            raise ValidationError(f"concurrency must be between 1 and {ctx['limit']}")
+    except (ValidationError, ValueError, KubeError) as exc:
+        msg = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        ctx["error"] = msg
+        return render(request, "nodes/action_confirm.html", ctx, status=400)
+    if p.get("confirm") != "yes":
+        ctx.update(params=params, targets=targets, count=len(targets))
+        if action == "drain":
+            ctx["plan"] = services.drain_plan(cluster, targets[:200], params)
+        elif action in ("label", "unlabel"):
+            by_name = {n.name: n for n in selectors.list_nodes(cluster)} if len(targets) > 1 else {}
+            diff = []
+            for t in targets[:200]:
+                labels = (by_name.get(t) or selectors.get_node(cluster, t)).labels
+                changes = [(k, labels.get(k), v) for k, v in params.get("set", {}).items() if labels.get(k) != v]
+                changes += [(k, labels[k], None) for k in params.get("remove", []) if k in labels]
+                diff.append({"node": t, "changes": changes})
+            ctx["diff"] = diff
+        return render(request, "nodes/action_confirm.html", ctx)
+    task = progress_services.create_task(request.user, cluster, action, params, names=targets,
+                                         concurrency=concurrency)
+    return redirect(f"{_task_url(task)}?open=1")
+
+
+def _task_url(task):
+    from django.urls import reverse
+    return reverse("progress:task_detail", args=[task.pk])
+
+
+def audit_log(request):
+    qs = AuditEntry.objects.order_by("-created_at")
+    g = request.GET
+    for field, lookup in (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
+                          ("action", "action"), ("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
+        if g.get(field):
+            qs = qs.filter(**{lookup: g[field]})
+    try:
+        page = Paginator(qs, 100).get_page(g.get("page"))
+    except ValidationError:
+        page, qs = Paginator(AuditEntry.objects.none(), 100).get_page(1), None
+    return render(request, "nodes/audit_log.html", {"page": page, "f": g})

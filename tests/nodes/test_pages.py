@@ -1,0 +1,100 @@
+"""Operator pages through the Django test client against the simulator: listing, detail, roles, bad input."""
+import pytest
+from django.contrib.auth.models import Group, User
+
+from nodes.models import AuditEntry
+from progress.models import ProgressTask
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(name, group=None, staff=False):
+    u = User.objects.create_user(name, password="pw", is_staff=staff)
+    if group:
+        u.groups.add(Group.objects.get_or_create(name=group)[0])
+    return u
+
+
+@pytest.fixture
+def viewer_client(client):
+    client.force_login(_user("viewer", "viewer"))
+    return client
+
+
+@pytest.fixture
+def operator_client(client):
+    client.force_login(_user("op", "operator"))
+    return client
+
+
+def test_cluster_and_node_list(viewer_client, cluster):
+    r = viewer_client.get("/clusters/")
+    assert r.status_code == 200 and b"shared" in r.content
+    r = viewer_client.get("/clusters/shared/nodes/")
+    assert r.status_code == 200
+    assert r.context["total"] == 30
+    assert b'name="node"' not in r.content  # viewer: no selection, no action controls
+    assert b"Preview" not in r.content
+
+
+def test_bad_selector_is_a_clear_message(viewer_client, cluster):
+    r = viewer_client.get("/clusters/shared/nodes/", {"selector": "a in (("})
+    assert r.status_code == 200
+    assert "Invalid label selector" in r.context["error"]
+    assert r.context["total"] == 0
+
+
+def test_search_and_status_filter(viewer_client, cluster):
+    r = viewer_client.get("/clusters/shared/nodes/", {"q": "no-such-node-xyz"})
+    assert r.context["total"] == 0
+    r = viewer_client.get("/clusters/shared/nodes/", {"status": "Ready"})
+    assert 0 < r.context["total"] <= 30
+    assert all(n.status == "Ready" for n in r.context["page"])
+
+
+def test_node_detail_and_missing_node(viewer_client, cluster):
+    name = viewer_client.get("/clusters/shared/nodes/").context["page"][0].name
+    r = viewer_client.get(f"/clusters/shared/nodes/{name}/")
+    assert r.status_code == 200 and r.context["node"].name == name
+    r = viewer_client.get("/clusters/shared/nodes/no-such-node/")
+    assert r.status_code == 404 and b"not found" in r.content
+
+
+def test_viewer_cannot_post_a_mutation(viewer_client, cluster):
+    r = viewer_client.post("/clusters/shared/nodes/action/", {"action": "cordon", "node": ["x"], "confirm": "yes"})
+    assert r.status_code == 403
+    assert ProgressTask.objects.count() == 0
+
+
+def test_operator_cannot_drain(operator_client, cluster):
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "drain", "node": ["x"]})
+    assert r.status_code == 403
+
+
+def test_label_preview_then_confirm_creates_task(operator_client, cluster):
+    names = [n.name for n in operator_client.get("/clusters/shared/nodes/").context["page"]][:3]
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "label", "node": names,
+                                                                 "set": "team=blue"})
+    assert r.status_code == 200 and len(r.context["diff"]) == 3
+    assert all(d["changes"] == [("team", None, "blue")] for d in r.context["diff"])
+    assert ProgressTask.objects.count() == 0
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "label", "node": names, "set": "team=blue",
+                                                                 "confirm": "yes", "concurrency": "2"})
+    assert r.status_code == 302
+    task = ProgressTask.objects.get()
+    assert task.total == 3 and task.concurrency == 2 and task.action == "label"
+
+
+def test_bad_label_changes_nothing(operator_client, cluster):
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "label", "node": ["x"],
+                                                                 "set": "bad key!=v", "confirm": "yes"})
+    assert r.status_code == 400 and r.context["error"]
+    assert ProgressTask.objects.count() == 0 and AuditEntry.objects.count() == 0
+
+
+def test_audit_log_page(viewer_client):
+    AuditEntry.objects.create(username="alice", cluster_name="c", node="n1", action="cordon", outcome="succeeded")
+    r = viewer_client.get("/audit/", {"user": "alice"})
+    assert r.status_code == 200 and b"n1" in r.content
+    r = viewer_client.get("/audit/", {"user": "bob"})
+    assert b"n1" not in r.content
