@@ -4,6 +4,7 @@ import json
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import roles, selectors
@@ -55,12 +56,22 @@ def node_list(request, cluster):
     page = Paginator(nodes, PAGE_SIZE).get_page(g.get("page"))
     params = g.copy()
     params.pop("page", None)
+    params.pop("task", None)
     return render(request, "nodes/node_list.html", {
         "cluster": cluster, "page": page, "total": len(nodes), "error": error, "q": q, "selector": selector,
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
-        "query": params.urlencode(), "actions": roles.allowed_actions(request.user),
+        "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
+        "actions": roles.allowed_actions(request.user),
         "filter_json": json.dumps({"q": q, "selector": selector, "status": status, "role": role, "taint": taint}),
     })
+
+
+def _task_id(value: str) -> str:
+    import uuid
+    try:
+        return str(uuid.UUID(value)) if value else ""
+    except ValueError:
+        return ""
 
 
 def node_detail(request, cluster, name):
@@ -175,12 +186,7 @@ def node_action(request, cluster):
         return render(request, "nodes/action_confirm.html", ctx)
     task = progress_services.create_task(request.user, cluster, action, params, names=targets,
                                          concurrency=concurrency)
-    return redirect(f"{_task_url(task)}?open=1")
-
-
-def _task_url(task):
-    from django.urls import reverse
-    return reverse("progress:task_detail", args=[task.pk])
+    return redirect(f"{reverse('nodes:node_list', args=[cluster.name])}?task={task.pk}")
 
 
 def audit_log(request):
