@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import AuditEntry, Cluster
+from .models import AuditEntry, Cluster, LabelTaintTemplate
 
 
 @admin.register(Cluster)
@@ -45,3 +45,15 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LabelTaintTemplate)
+class LabelTaintTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "description", "labels", "remove_labels", "taints", "created_by")
+    search_fields = ("name", "description")
+    readonly_fields = ("created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not obj.created_by:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)

@@ -57,3 +57,24 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.cluster_name}/{self.node}"
+
+
+class LabelTaintTemplate(models.Model):
+    """A saved set of label and taint changes that an operator applies to a selection."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    labels = models.JSONField(default=dict, blank=True, help_text='Labels to add or overwrite, {"key": "value"}')
+    remove_labels = models.JSONField(default=list, blank=True, help_text='Label keys to remove, ["key"]')
+    taints = models.JSONField(default=list, blank=True,
+                              help_text='Taints to add, [{"key": "k", "value": "v", "effect": "NoSchedule"}]')
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("operate_nodes", "Can label, taint, cordon and uncordon nodes"),
+                       ("drain_nodes", "Can drain nodes")]
+
+    def __str__(self):
+        return self.name

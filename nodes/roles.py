@@ -1,23 +1,23 @@
-"""Roles through Django groups: viewer (read), operator (labels, taints, cordon), admin (drain, clusters)."""
+"""Roles through Django groups and permissions (groups created by migration nodes/0003_roles).
+
+viewer: read; operator: labels, taints, cordon/uncordon (`nodes.operate_nodes`);
+admin: drain (`nodes.drain_nodes`), clusters, users. Staff and superusers are admins.
+"""
+ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 OPERATOR_ACTIONS = {"label", "unlabel", "taint", "untaint", "cordon", "uncordon"}
-ADMIN_ACTIONS = {"drain"}
-
-
-def _groups(user) -> set[str]:
-    return set(user.groups.values_list("name", flat=True))
 
 
 def is_admin(user) -> bool:
-    return bool(user.is_superuser or user.is_staff or "admin" in _groups(user))
+    return bool(user.is_superuser or user.is_staff or user.has_perm("nodes.drain_nodes"))
 
 
 def can_run(user, action: str) -> bool:
-    if is_admin(user):
-        return action in OPERATOR_ACTIONS | ADMIN_ACTIONS
-    if action in OPERATOR_ACTIONS:
-        return "operator" in _groups(user)
-    return False
+    if not user.is_authenticated or action not in ACTIONS:
+        return False
+    if action == "drain":
+        return is_admin(user)
+    return is_admin(user) or user.has_perm("nodes.operate_nodes")
 
 
 def allowed_actions(user) -> list[str]:
-    return [a for a in ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain") if can_run(user, a)]
+    return [a for a in ACTIONS if can_run(user, a)]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from . import roles, selectors
 from .kube.errors import KubeError
-from .models import AuditEntry, Cluster
+from .models import AuditEntry, Cluster, LabelTaintTemplate
 
 PAGE_SIZE = 100
 SORTS = {"name": lambda n: n.name, "status": lambda n: n.status, "version": lambda n: n.kubelet_version,
@@ -61,7 +61,7 @@ def node_list(request, cluster):
         "cluster": cluster, "page": page, "total": len(nodes), "error": error, "q": q, "selector": selector,
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
         "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
-        "actions": roles.allowed_actions(request.user),
+        "actions": roles.allowed_actions(request.user), "templates": LabelTaintTemplate.objects.all(),
         "filter_json": json.dumps({"q": q, "selector": selector, "status": status, "role": role, "taint": taint}),
     })
 
@@ -116,7 +116,20 @@ def _taints(text: str, effect: str, with_value: bool) -> list[dict]:
     return taints
 
 
+def params_from_template(action: str, template_id: str) -> dict:
+    template = LabelTaintTemplate.objects.filter(pk=template_id).first() if template_id.isdigit() else None
+    if template is None:
+        raise ValidationError("unknown template")
+    if action == "label":
+        return {"set": dict(template.labels), "remove": list(template.remove_labels), "confirm_reserved": False}
+    if action == "taint":
+        return {"taints": list(template.taints)}
+    raise ValidationError("a template applies with the label or the taint action")
+
+
 def params_from_post(action: str, p) -> dict:
+    if p.get("template"):
+        return params_from_template(action, p["template"])
     if action == "label":
         return {"set": _pairs(p.get("set", "")), "remove": _keys(p.get("remove", "")),
                 "confirm_reserved": p.get("confirm_reserved") == "on"}

@@ -98,3 +98,24 @@ def test_audit_log_page(viewer_client):
     assert r.status_code == 200 and b"n1" in r.content
     r = viewer_client.get("/audit/", {"user": "bob"})
     assert b"n1" not in r.content
+
+
+def test_template_applies_its_labels(operator_client, cluster):
+    from nodes.models import LabelTaintTemplate
+
+    t = LabelTaintTemplate.objects.create(name="gpu-pool", labels={"pool": "gpu"})
+    name = operator_client.get("/clusters/shared/nodes/").context["page"][1].name
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "label", "node": [name],
+                                                                 "template": str(t.pk)})
+    assert r.status_code == 200 and r.context["diff"][0]["changes"] == [("pool", None, "gpu")]
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "cordon", "node": [name],
+                                                                 "template": str(t.pk)})
+    assert r.status_code == 400 and "template" in r.context["error"]
+
+
+def test_roles_exist_with_permissions(db):
+    from django.contrib.auth.models import Group
+
+    assert Group.objects.get(name="operator").permissions.filter(codename="operate_nodes").exists()
+    assert Group.objects.get(name="admin").permissions.filter(codename="drain_nodes").exists()
+    assert not Group.objects.get(name="viewer").permissions.filter(codename="operate_nodes").exists()
