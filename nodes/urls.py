@@ -9,5 +9,6 @@ urlpatterns = [
     path("clusters/<slug:cluster>/nodes/", views.node_list, name="node_list"),
     path("clusters/<slug:cluster>/nodes/action/", views.node_action, name="node_action"),
     path("clusters/<slug:cluster>/nodes/<str:name>/", views.node_detail, name="node_detail"),
+    path("nodes/", views.all_nodes, name="all_nodes"),
     path("audit/", views.audit_log, name="audit_log"),
 ]

@@ -74,6 +74,33 @@ def _task_id(value: str) -> str:
         return ""
 
 
+def all_nodes(request):
+    """Nodes of every cluster, one table (read-only; batches run per cluster)."""
+    g = request.GET
+    q, selector = g.get("q", "").strip(), g.get("selector", "").strip()
+    status, role, taint = g.get("status", ""), g.get("role", ""), g.get("taint", "").strip()
+    sort = g.get("sort", "name") if g.get("sort", "name") in SORTS else "name"
+    rows, errors = [], []
+    for cluster in Cluster.objects.order_by("name"):
+        try:
+            rows += [(cluster, n) for n in selectors.list_nodes(cluster, label_selector=selector)]
+        except ValidationError as exc:
+            errors.append(f"Invalid label selector: {'; '.join(exc.messages)}")
+            break
+        except KubeError as exc:
+            errors.append(f"Cluster {cluster.name} could not be read: {exc}")
+    kept = {id(n) for n in _filter([n for _, n in rows], q, status, role, taint)}
+    rows = sorted((r for r in rows if id(r[1]) in kept), key=lambda r: (SORTS[sort](r[1]), r[0].name))
+    page = Paginator(rows, PAGE_SIZE).get_page(g.get("page"))
+    params = g.copy()
+    params.pop("page", None)
+    return render(request, "nodes/all_nodes.html", {
+        "page": page, "total": len(rows), "errors": errors, "q": q, "selector": selector, "status": status,
+        "role": role, "taint": taint, "sort": sort, "query": params.urlencode(),
+        "roles": sorted({r for _, n in rows for r in n.roles}),
+    })
+
+
 def node_detail(request, cluster, name):
     cluster = get_object_or_404(Cluster, name=cluster)
     try:

@@ -119,3 +119,10 @@ def test_roles_exist_with_permissions(db):
     assert Group.objects.get(name="operator").permissions.filter(codename="operate_nodes").exists()
     assert Group.objects.get(name="admin").permissions.filter(codename="drain_nodes").exists()
     assert not Group.objects.get(name="viewer").permissions.filter(codename="operate_nodes").exists()
+
+
+def test_all_clusters_page(viewer_client, cluster):
+    r = viewer_client.get("/nodes/", {"sort": "status"})
+    assert r.status_code == 200 and r.context["total"] == 30
+    r = viewer_client.get("/nodes/", {"selector": "=bad="})
+    assert r.status_code == 200 and r.context["errors"]
