@@ -200,7 +200,11 @@ def node_action(request, cluster):
     try:
         params = services.validate_action(action, params_from_post(action, p))
         if p.get("select_all") == "on":
-            targets = selectors.resolve_targets(cluster, selector=selector or None, all_nodes=not selector)
+            matching = _filter(selectors.list_nodes(cluster, label_selector=selector), p.get("q", "").strip(),
+                               p.get("status", ""), p.get("role", ""), p.get("taint", "").strip())
+            targets = [n.name for n in matching]
+            if not targets:
+                raise ValidationError("no node matches the filter")
         else:
             targets = selectors.resolve_targets(cluster, names=names)
         concurrency = int(p.get("concurrency") or 0)

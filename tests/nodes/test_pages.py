@@ -126,3 +126,13 @@ def test_all_clusters_page(viewer_client, cluster):
     assert r.status_code == 200 and r.context["total"] == 30
     r = viewer_client.get("/nodes/", {"selector": "=bad="})
     assert r.status_code == 200 and r.context["errors"]
+
+
+def test_select_all_matching_posts_the_filter(operator_client, cluster):
+    ready = operator_client.get("/clusters/shared/nodes/", {"status": "Ready"}).context["total"]
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "cordon", "select_all": "on",
+                                                                 "status": "Ready", "reason": "maintenance"})
+    assert r.status_code == 200 and r.context["count"] == ready
+    r = operator_client.post("/clusters/shared/nodes/action/", {"action": "cordon", "select_all": "on",
+                                                                 "q": "no-such-node"})
+    assert r.status_code == 400 and "no node matches" in r.context["error"]
