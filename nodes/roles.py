@@ -21,3 +21,12 @@ def can_run(user, action: str) -> bool:
 
 def allowed_actions(user) -> list[str]:
     return [a for a in ACTIONS if can_run(user, a)]
+
+
+def ensure_groups() -> None:
+    """(Re)create the viewer/operator/admin groups with their permissions (what migration 0003 does)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("nodes.migrations.0003_roles").create_roles(apps, None)

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.daphne",
     "tests.fixtures.kube",
     "tests.fixtures.apiserver",
+    "tests.fixtures.browser",
 ]
