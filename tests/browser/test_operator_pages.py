@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
 
-from tests.fixtures.browser import login
+from tests.fixtures.browser import ARTIFACTS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -87,11 +87,14 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     page.get_by_label(f"Select {blocked_node}").check()
     page.get_by_label("Action").select_option("drain")
     page.locator("summary", has_text="Drain options").click()
+    page.get_by_label("delete emptyDir data").check()
+    page.get_by_label("force (unmanaged pods)").check()
     page.get_by_label("Timeout (s)", exact=True).fill("2")
     page.get_by_label("Reason").fill("kernel upgrade")
     page.get_by_role("button", name="Preview…").click()
     blocked = page.locator("#plan .kn-blocked").text_content()
     assert "ledger-" in blocked and "PodDisruptionBudget" in blocked
+    page.screenshot(path=str(ARTIFACTS / "page-drain-preview.png"), full_page=True)
     page.get_by_role("button", name="Run drain").click()
     page.get_by_role("dialog", name="Batch progress").wait_for()
     _counts_done(page, 1, 0, 1)
