@@ -55,6 +55,7 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     assert re.search(r"\d+ nodes; page 1 of 2", page.content())
     page.get_by_label("Select every node on this page").check()
     assert page.locator("#selected-count").text_content() == "100 selected"
+    page.screenshot(path=str(ARTIFACTS / "page-node-list.png"))
     page.get_by_label("Action").select_option("label")
     page.get_by_label("Labels to set (k=v, …)").fill("team=blue, tier=gold")
     page.get_by_role("button", name="Preview…").click()
@@ -71,6 +72,7 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     first = page.locator(".kn-progress-nodes li").first.text_content().split(":")[0]
     page.goto(f"{url}/clusters/sim/nodes/{first}/")
     assert "team=blue" in page.locator("#labels").text_content()
+    page.screenshot(path=str(ARTIFACTS / "page-node-detail.png"), full_page=True)
     audit = page.locator("#audit").text_content()
     assert "ops" in audit and "label" in audit and "succeeded" in audit
 
