@@ -35,3 +35,32 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) or "(empty)"
+    if value in ("", None):
+        return "(empty)"
+    return str(value)
+
+
+def config_banner(config, logger: logging.Logger | None = None) -> None:
+    """The start-up banner: one line with every effective setting (secrets only as set / not set).
+
+    Text: ``kubenode starting replica=… config: key=value [source] …`` (the source only when not a default).
+    JSON: the same message plus ``config`` ({key: value}) and ``sources`` ({key: source} of non-defaults).
+    """
+    logger = logger or logging.getLogger("kubenode")
+    rows = config.as_rows()
+    parts = []
+    for row in rows:
+        part = f"{row['key']}={_shown(row['value'])}"
+        if not row["source"].startswith("default"):
+            part += f" [{row['source']}]"
+        parts.append(part)
+    logger.info("kubenode starting replica=%s config file=%s: %s", config.replica_id,
+                config.config_file or "(none)", "; ".join(parts),
+                extra={"event": "startup", "config_file": config.config_file,
+                       "config": {r["key"]: r["value"] for r in rows},
+                       "sources": {r["key"]: r["source"] for r in rows if not r["source"].startswith("default")}})

@@ -66,6 +66,10 @@ def kube_api_error(code) -> None:
     KUBE_API_ERRORS.labels(code=str(code or "none")).inc()
 
 
+def set_tasks_running(count: int) -> None:
+    TASKS_RUNNING.set(count)
+
+
 @never_cache
 @login_not_required
 def metrics_view(request):

@@ -5,25 +5,51 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from kubenode import serve
+
 
 @never_cache
 @login_not_required
 def healthz(request):
-    """Liveness: the process answers."""
+    """Liveness: the process answers (no dependency is checked: a database outage must not restart pods)."""
     return JsonResponse({"status": "ok"})
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True}
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return {"ok": False, "error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}"}
+
+
+def _notifier() -> dict:
+    """The notifier's own account of itself; degraded (fallback to polling) is still ready."""
+    try:
+        from progress.notify import get_notifier
+
+        return dict(get_notifier().status())
+    except Exception as exc:  # noqa: BLE001 - reported, never fatal for readiness
+        return {"healthy": False, "error": f"{exc.__class__.__name__}: {exc}"}
 
 
 @never_cache
 @login_not_required
 def readyz(request):
-    """Readiness: the database answers."""
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = {"ok": True}
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = {"ok": False, "error": exc.__class__.__name__}
-    ready = all(c["ok"] for c in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)
+    """Readiness: 503 while shutting down or while the database does not answer; otherwise 200.
+
+    The notifier's status is included as "notifier"; a notifier that fell back to polling makes the
+    replica "degraded", not unready: batches and pages still work, progress arrives by polling.
+    """
+    if serve.shutting_down():
+        return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
+    database = _database()
+    notifier = _notifier()
+    if not database["ok"]:
+        status, code = "unavailable", 503
+    elif notifier.get("fallback") or notifier.get("healthy") is False:
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return JsonResponse({"status": status, "checks": {"database": database}, "notifier": notifier}, status=code)

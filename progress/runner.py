@@ -22,14 +22,17 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from kubenode import metrics
+
 from . import services
-from .models import MessageType, ProgressTask, TaskStatus
+from .models import FINISHED_STATUSES, MessageType, ProgressTask, TaskStatus
 from .writer import AUTO_STATUS, TaskWriter
 
 log = logging.getLogger("kubenode.progress.runner")
 
 HEARTBEAT_INTERVAL_S = 5.0
 REAP_INTERVAL_S = 10.0
+STOP_WAIT_S = 2.0  # after the shutdown deadline: node operations told to stop get this long to record it
 
 
 def _close_db():
@@ -49,6 +52,7 @@ class TaskRun:
         self.in_flight = 0
         self.idle = threading.Condition()
         self.thread: threading.Thread | None = None
+        self.counted = False  # the finished status went into the metrics
 
     def should_stop(self) -> bool:
         return self.cancelled.is_set() or self.stopping.is_set()
@@ -86,6 +90,7 @@ class Runner:
                 return False
             run = TaskRun(key, task.concurrency or services.concurrency_limit(task.action))
             self._runs[key] = run
+            metrics.set_tasks_running(len(self._runs))
             run.thread = threading.Thread(target=self._dispatch, args=(run,), name=f"kubenode-task-{key[:8]}",
                                           daemon=True)
             run.thread.start()
@@ -120,14 +125,19 @@ class Runner:
             if run.thread is not None:
                 run.thread.join(max(0.0, end - time.monotonic()))
         self._deadline_passed.set()
-        for run in runs:
-            if run.thread is not None and run.thread.is_alive():
+        stop_by = time.monotonic() + STOP_WAIT_S
+        for run in runs:  # operations told to stop (drain) record their outcome before the task is closed
+            with run.idle:
+                while run.in_flight and time.monotonic() < stop_by:
+                    run.idle.wait(0.1)
+        for run in runs:  # a task that finished meanwhile is left as it is (interrupt_task checks)
+            try:
                 run.writer.flush()
-                try:
-                    run.writer.closed = True
-                    services.interrupt_task(run.task_id, f"replica {self.replica} shut down before the task finished")
-                except Exception:  # noqa: BLE001
-                    log.exception("could not mark task=%s interrupted", run.task_id)
+                run.writer.closed = True
+                if services.interrupt_task(run.task_id, f"replica {self.replica} shut down before the task finished"):
+                    self._count_finished(run, TaskStatus.INTERRUPTED)
+            except Exception:  # noqa: BLE001
+                log.exception("could not mark task=%s interrupted", run.task_id)
         self._stop.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
         _close_db()
@@ -188,9 +198,23 @@ class Runner:
             except Exception:  # noqa: BLE001
                 log.exception("task=%s: could not record the failure", run.task_id)
         finally:
+            try:
+                status = ProgressTask.objects.filter(pk=run.task_id).values_list("status", flat=True).first()
+                if status in FINISHED_STATUSES:
+                    self._count_finished(run, status)
+            except Exception:  # noqa: BLE001 - metrics never break a task
+                log.debug("task=%s: status for the metrics not read", run.task_id, exc_info=True)
             with self._lock:
                 self._runs.pop(run.task_id, None)
+                metrics.set_tasks_running(len(self._runs))
             _close_db()
+
+    def _count_finished(self, run: TaskRun, status: str) -> None:
+        with self._lock:
+            if run.counted:
+                return
+            run.counted = True
+        metrics.task_finished(status)
 
     def _done_count(self, run: TaskRun) -> int:
         run.writer.flush()
@@ -207,9 +231,11 @@ class Runner:
                                                         should_stop=lambda: run.cancelled.is_set()
                                                         or self._deadline_passed.is_set())
                 run.writer.node_result(node, outcome.ok, outcome.error, outcome.detail or {})
+                metrics.node_processed(task.action, outcome.ok)
             except Exception as exc:  # noqa: BLE001 - the contract says it never raises; be safe anyway
                 log.exception("task=%s node=%s raised", run.task_id, node)
                 run.writer.node_result(node, False, f"internal error: {exc}")
+                metrics.node_processed(task.action, False)
         finally:
             _close_db()
             cluster_slots.release()
@@ -241,7 +267,8 @@ class Runner:
                     self.cancel(task_id)
                 if time.monotonic() - last_reap >= REAP_INTERVAL_S:
                     last_reap = time.monotonic()
-                    services.reap_stale()
+                    for _task_id in services.reap_stale():
+                        metrics.task_finished(TaskStatus.INTERRUPTED)
             except Exception:  # noqa: BLE001
                 log.exception("heartbeat/reaper failed")
             finally:

@@ -30,9 +30,11 @@ def create_task(user, cluster, action: str, params: dict | None = None, *, names
                 selector: str | None = None, all_nodes: bool = False, concurrency: int = 0,
                 retry_of: ProgressTask | None = None, submit: bool = True) -> ProgressTask:
     """Validate, resolve the targets and record a pending task; hand it to the runner."""
+    from kubenode.serve import refuse_if_shutting_down
     from nodes import selectors as node_selectors
     from nodes import services as node_services
 
+    refuse_if_shutting_down()
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     chosen = sum([bool(names), bool(selector), bool(all_nodes)])
@@ -108,7 +110,10 @@ def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
 
 def retry_task(task: ProgressTask, user, *, failed: bool = True, remaining: bool = True) -> ProgressTask:
     """A new task for the failed and/or never-finished nodes of `task`, linked by retry_of."""
+    from kubenode.serve import refuse_if_shutting_down
+
     check_manage(user, task)
+    refuse_if_shutting_down()
     if not task.is_finished:
         raise ValidationError("a task can be retried once it has finished")
     if task.cluster is None:

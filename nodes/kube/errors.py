@@ -2,6 +2,8 @@
 
 import json
 
+from kubenode import metrics
+
 REASONS = {
     400: "bad request",
     401: "unauthorized: the cluster rejected the credentials",
@@ -62,6 +64,7 @@ def from_response(status: int, data: bytes, headers) -> KubeError:
             retry_after = float(value)
     except (TypeError, ValueError):
         retry_after = None
+    metrics.kube_api_error(status)
     return KubeError(one_line(line), status=status, reason=reason, retry_after=retry_after, body=body)
 
 
@@ -79,4 +82,5 @@ def from_exception(exc: Exception, server: str) -> KubeError:
         why = "TLS error: " + one_line(text, 200)
     else:
         why = type(exc).__name__
+    metrics.kube_api_error("unreachable")
     return KubeError(f"cannot reach the API server {server}: {why}", status=0, reason="Unreachable")
