@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from tests.contract.harness import Harness
+from tests.fixtures.kube import start_kube_sim
 
 
 @dataclasses.dataclass
@@ -18,9 +19,14 @@ class Backend:
 
 
 @pytest.fixture(scope="session")
-def _sim_server(request):
-    sim = request.getfixturevalue("kube_sim")(nodes=0)
-    yield sim
+def _sim_server(tmp_path_factory):
+    """One simulator for the session (default discovery: Eviction as policy/v1). Its kubelet keeps terminating
+    pods for their whole grace period, so the harness finishes them on both backends alike."""
+    sim = start_kube_sim(tmp_path_factory.mktemp("contract-sim"), nodes=1, grace_cap=3600)
+    try:
+        yield sim
+    finally:
+        sim.stop()
 
 
 @pytest.fixture(params=["simulator", "kube-apiserver"])

@@ -1,7 +1,9 @@
 """Plays the controllers a bare kube-apiserver lacks: Ready nodes, Running pods, DaemonSets, PDB status,
 finishing terminating pods. Talks plain HTTP(S) with a bearer token, so it works on the simulator too."""
+import calendar
 import threading
 import time
+import uuid
 
 import requests
 import urllib3
@@ -74,6 +76,12 @@ class Harness:
                 content_type=MERGE)
         return self.ok("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
 
+    def create_replica(self, ns, name, node, labels, replicaset="web", emptydir=False, grace=1):
+        """A pod owned by a ReplicaSet (the owner need not exist: no garbage collector runs)."""
+        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": replicaset,
+                 "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ns}/{replicaset}")), "controller": True}
+        return self.create_pod(ns, name, node, labels, owner=owner, emptydir=emptydir, grace=grace)
+
     def ensure_namespace(self, ns):
         resp = self.req("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                         "metadata": {"name": ns}})
@@ -124,7 +132,7 @@ class Harness:
             ts = meta.get("deletionTimestamp")
             if not ts:
                 continue
-            deadline = time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+            deadline = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
             if now >= deadline:
                 self.req("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
                          {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})

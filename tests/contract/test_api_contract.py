@@ -88,10 +88,26 @@ def test_noop_write_keeps_resource_version(backend, unique):
     assert after["metadata"]["resourceVersion"] == node["metadata"]["resourceVersion"]
 
 
-def test_bad_token_401_and_viewer_403(backend, unique):
+def test_bad_token_401_and_read_only_viewer_403(backend, unique):
     from tests.contract.harness import Harness
-    assert Harness(backend.url, "wrong").req("GET", "/api/v1/nodes").status_code == 401
-    assert backend.viewer.req("GET", "/api/v1/nodes").status_code == 403
+    resp = Harness(backend.url, "wrong").req("GET", "/api/v1/nodes")
+    assert resp.status_code == 401 and resp.json()["reason"] == "Unauthorized"
+    name = f"{unique}-n"
+    backend.admin.create_node(name)
+    assert backend.viewer.req("GET", "/api/v1/nodes").status_code == 200
+    assert backend.viewer.req("GET", f"/api/v1/nodes/{name}").status_code == 200
+    resp = backend.viewer.req("PATCH", f"/api/v1/nodes/{name}", {"spec": {"unschedulable": True}},
+                              content_type=STRATEGIC)
+    assert resp.status_code == 403
+    body = resp.json()
+    assert body["reason"] == "Forbidden" and body["details"] == {"name": name, "kind": "nodes"}
+    assert body["message"] == (f'nodes "{name}" is forbidden: User "viewer" cannot patch resource "nodes" '
+                               'in API group "" at the cluster scope')
+    resp = backend.viewer.req("POST", "/api/v1/namespaces/default/pods/x/eviction", {
+        "apiVersion": "policy/v1beta1", "kind": "Eviction", "metadata": {"name": "x", "namespace": "default"}})
+    assert resp.status_code == 403
+    assert resp.json()["message"] == ('pods "x" is forbidden: User "viewer" cannot create resource "pods/eviction" '
+                                      'in API group "" in the namespace "default"')
 
 
 def _evict(backend, ns, pod, version):
@@ -120,3 +136,116 @@ def test_eviction_statuses(backend, unique):
     backend.admin.create_pdb(ns, "guard2", {"app": "guarded"})
     backend.admin.set_pdb_allowed(ns, "guard2", 1)
     assert _evict(backend, ns, "guarded", version).status_code == 500
+
+
+def test_not_found_status_names_the_plural(backend, unique):
+    resp = backend.admin.req("GET", f"/api/v1/nodes/{unique}-gone")
+    body = resp.json()
+    assert resp.status_code == 404 and body["kind"] == "Status" and body["reason"] == "NotFound"
+    assert body["details"] == {"name": f"{unique}-gone", "kind": "nodes"}
+    assert body["message"] == f'nodes "{unique}-gone" not found'
+
+
+def test_unschedulable_false_is_omitted(backend, unique):
+    name = f"{unique}-n"
+    backend.admin.create_node(name)
+    node = backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"spec": {"unschedulable": True}},
+                            content_type=STRATEGIC)
+    assert node["spec"]["unschedulable"] is True
+    node = backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"spec": {"unschedulable": False}},
+                            content_type=STRATEGIC)
+    assert "unschedulable" not in node["spec"]
+    names = [n["metadata"]["name"] for n in backend.admin.ok(
+        "GET", "/api/v1/nodes", fieldSelector="spec.unschedulable=true")["items"]]
+    assert name not in names
+
+
+def test_status_patch_changes_only_status(backend, unique):
+    name = f"{unique}-n"
+    backend.admin.create_node(name)
+    node = backend.admin.ok("PATCH", f"/api/v1/nodes/{name}/status", {
+        "metadata": {"labels": {"sneaky": "1"}}, "spec": {"unschedulable": True},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}]}},
+        content_type=STRATEGIC)
+    ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+    assert [c["status"] for c in ready] == ["False"]
+    assert "unschedulable" not in node["spec"]
+    node = backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"status": {"phase": "Gone"}}, content_type=MERGE)
+    assert [c["status"] for c in node["status"]["conditions"] if c["type"] == "Ready"] == ["False"]
+
+
+def test_pod_field_selectors(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    backend.admin.create_pod(ns, "a", node, {"app": "a"})
+    names = [p["metadata"]["name"] for p in backend.admin.ok(
+        "GET", "/api/v1/pods", fieldSelector=f"spec.nodeName={node},status.phase=Running")["items"]]
+    assert names == ["a"]
+    assert backend.admin.ok("GET", f"/api/v1/namespaces/{ns}/pods", fieldSelector="status.phase!=Running")[
+        "items"] == []
+    assert backend.admin.req("GET", "/api/v1/pods", fieldSelector="spec.containers=x").status_code == 400
+
+
+def test_graceful_pod_delete_keeps_a_bound_pod_until_finalized(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    backend.admin.create_pod(ns, "slow", node, grace=30)
+    resp = backend.admin.req("DELETE", f"/api/v1/namespaces/{ns}/pods/slow",
+                             {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "nope"}})
+    assert resp.status_code == 409 and resp.json()["reason"] == "Conflict"
+    resp = backend.admin.req("DELETE", f"/api/v1/namespaces/{ns}/pods/slow")
+    assert resp.status_code == 200
+    pod = backend.admin.ok("GET", f"/api/v1/namespaces/{ns}/pods/slow")
+    assert pod["metadata"]["deletionTimestamp"] and pod["metadata"]["deletionGracePeriodSeconds"] == 30
+    backend.admin.create_pod(ns, "quick", node, grace=30)
+    assert backend.admin.req("DELETE", f"/api/v1/namespaces/{ns}/pods/quick", gracePeriodSeconds=0).status_code == 200
+    assert backend.admin.req("GET", f"/api/v1/namespaces/{ns}/pods/quick").status_code == 404
+
+
+def test_eviction_preconditions_and_name_mismatch(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    version = _eviction_version(backend)
+    backend.admin.create_pod(ns, "p", node)
+    resp = backend.admin.req("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {
+        "apiVersion": f"policy/{version}", "kind": "Eviction", "metadata": {"name": "other", "namespace": ns}})
+    assert resp.status_code == 400
+    resp = backend.admin.req("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {
+        "apiVersion": f"policy/{version}", "kind": "Eviction", "metadata": {"name": "p", "namespace": ns},
+        "deleteOptions": {"preconditions": {"uid": "not-the-uid"}}})
+    assert resp.status_code == 409
+    resp = backend.admin.req("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {
+        "apiVersion": f"policy/{version}", "kind": "Eviction", "metadata": {"name": "p", "namespace": ns},
+        "deleteOptions": {"gracePeriodSeconds": 30}})
+    assert resp.status_code == 201 and resp.json()["status"] == "Success"
+    pod = backend.admin.ok("GET", f"/api/v1/namespaces/{ns}/pods/p")
+    assert pod["metadata"]["deletionGracePeriodSeconds"] == 30
+
+
+def test_budget_not_yet_observed_is_429(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    version = _eviction_version(backend)
+    backend.admin.create_pod(ns, "p", node, {"app": "p"})
+    backend.admin.create_pdb(ns, "b", {"app": "p"})
+    backend.admin.set_pdb_allowed(ns, "b", 1, generation=0)
+    resp = _evict(backend, ns, "p", version)
+    assert resp.status_code == 429
+    assert resp.json()["details"]["causes"][0]["message"] == (
+        "The disruption budget b is still being processed by the server.")
+
+
+def test_watch_from_a_resource_version(backend, unique):
+    import json
+
+    name = f"{unique}-n"
+    node = backend.admin.create_node(name)
+    rv = node["metadata"]["resourceVersion"]
+    backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"w": "1"}}}, content_type=MERGE)
+    backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"w": "1"}}}, content_type=MERGE)
+    resp = backend.admin.http.get(backend.url + "/api/v1/nodes", params={
+        "watch": "1", "resourceVersion": rv, "fieldSelector": f"metadata.name={name}", "timeoutSeconds": 1},
+        timeout=30)
+    events = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"]["labels"].get("w")) for e in events] == [("MODIFIED", "1")]
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) > int(rv)
