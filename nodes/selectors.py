@@ -1,5 +1,7 @@
 """Reads: nodes of a cluster as NodeInfo, one node with its pods, and the targets of a batch."""
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -155,6 +157,68 @@ def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", w
         for info in infos:
             info.pod_count = counts.get(info.name, 0)
     return infos
+
+
+# ---- A short-lived per-process cache of node lists (what the pages read) -----------------------------------
+#
+# An entry is (cluster, label selector) -> the NodeInfo list of one API list call. It is used while it is younger
+# than NODE_CACHE_SECONDS and no node mutation happened since it was filled: every mutation (ours, in any process)
+# writes an AuditEntry, so the newest AuditEntry id is the mark compared on each read (one indexed query).
+# Cached NodeInfo objects are shared between requests: readers must not modify them.
+
+NODE_CACHE_SECONDS = 10.0
+NODE_CACHE_ENTRIES = 4
+_cache: dict[tuple, tuple[float, object, list[NodeInfo]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _mutation_mark():
+    from .models import AuditEntry
+
+    return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
+
+
+def _cache_key(cluster, label_selector: str) -> tuple:
+    return (cluster.pk, cluster.name, str(getattr(cluster, "updated_at", "")), label_selector)
+
+
+def cached_nodes(cluster, *, label_selector: str = "") -> list[NodeInfo]:
+    """list_nodes(cluster, label_selector=…) served from the cache when it is fresh (see above)."""
+    _check_selector(label_selector)
+    key = _cache_key(cluster, label_selector)
+    mark = _mutation_mark()
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < NODE_CACHE_SECONDS and hit[1] == mark:
+        return hit[2]
+    nodes = list_nodes(cluster, label_selector=label_selector)
+    with _cache_lock:
+        _cache[key] = (now, mark, nodes)
+        while len(_cache) > NODE_CACHE_ENTRIES:
+            _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+    return nodes
+
+
+def check_names(cluster, names: list[str]) -> list[str]:
+    """Selected node names (duplicates folded, order kept) checked against the cached node list."""
+    wanted = list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+    if not wanted:
+        raise ValidationError("no node selected")
+    known = {n.name for n in cached_nodes(cluster)}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+        raise ValidationError(f"{len(unknown)} of {len(wanted)} node name(s) unknown in cluster {cluster.name}: "
+                              f"{shown}")
+    return wanted
+
+
+def invalidate_nodes(cluster=None) -> None:
+    """Forget the cached node lists of `cluster` (all clusters when None) in this process."""
+    with _cache_lock:
+        for key in [k for k in _cache if cluster is None or k[0] == cluster.pk]:
+            del _cache[key]
 
 
 def get_node(cluster, name: str) -> NodeInfo:

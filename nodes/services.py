@@ -21,7 +21,7 @@ from .validation import validate_action as _validate_action
 log = logging.getLogger(__name__)
 
 __all__ = ["import_cluster", "import_in_cluster", "check_cluster", "CheckResult", "validate_action",
-           "NodeOutcome", "run_node_action", "drain_plan", "parse_kubeconfig"]
+           "NodeOutcome", "run_node_action", "drain_plan", "action_preview", "node_changes", "parse_kubeconfig"]
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -307,26 +307,129 @@ def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, u
         _audit(cluster, node, action, params, user, task_id, outcome)
     except Exception:
         log.exception("audit record for %s on %s/%s could not be written", action, cluster.name, node)
+    from .selectors import invalidate_nodes
+
+    invalidate_nodes(cluster)  # other processes see the new AuditEntry id (selectors.cached_nodes)
     return outcome
+
+
+PREVIEW_WORKERS = 8
+
+
+def _plan_pods(node: str, pods: list[dict], params: dict, pdbs: list[dict], budget: dict) -> dict:
+    """drain_ops.plan_node on pods already read (the preview reads the pods of many nodes in parallel)."""
+    evict, skip, blocked = [], [], []
+    for pod in pods:
+        action, why = drain_ops.classify(pod, params)
+        if action == "skip":
+            skip.append(drain_ops._entry(pod, "skip", why))
+            continue
+        if action == "refuse":
+            blocked.append(drain_ops._entry(pod, "blocked", why))
+            continue
+        if not params.get("disable_eviction") and (pod.get("status") or {}).get("phase") not in ("Pending",):
+            matching = drain_ops.pdbs_for(pod, pdbs)
+            if len(matching) > 1:
+                names = ", ".join(sorted((p["metadata"]["name"]) for p in matching))
+                blocked.append(drain_ops._entry(pod, "blocked", f"more than one PodDisruptionBudget ({names})"))
+                continue
+            if matching:
+                pdb = matching[0]
+                key = f"{pdb['metadata'].get('namespace')}/{pdb['metadata']['name']}"
+                allowed = budget.setdefault(key, int((pdb.get("status") or {}).get("disruptionsAllowed") or 0))
+                if allowed <= 0:
+                    blocked.append(drain_ops._entry(pod, "blocked", f"PodDisruptionBudget {key} allows no "
+                                                                    "disruption now"))
+                    continue
+                budget[key] = allowed - 1
+        evict.append(drain_ops._entry(pod, "evict", why))
+    return {"node": node, "evict": evict, "skip": skip, "blocked": blocked, "ok": not blocked}
 
 
 def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
     """Per node: pods that would be evicted, skipped (why) or blocked (why). Changes nothing.
 
-    Each entry: {"node", "ok", "evict": [...], "skip": [...], "blocked": [...], "error"}.
+    Each entry: {"node", "ok", "evict": [...], "skip": [...], "blocked": [...], "error"}. The nodes and their pods
+    are read in parallel (PREVIEW_WORKERS at once); the plan is then made in order, so that disruption budgets are
+    spent node after node as the drain would.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     params = validate_action("drain", params)
     kube = kube_client.for_cluster(cluster)
     pdbs = [] if params["disable_eviction"] else drain_ops.list_pdbs(kube)
-    budget: dict = {}
-    plans = []
-    for node in nodes:
+
+    def read(node):
         try:
             node_ops.get_node(kube, node)
-            plan = drain_ops.plan_node(kube, node, params, pdbs, budget)
-            plan["error"] = ""
+            return node_ops.list_pods_on_node(kube, node, label_selector=params.get("pod_selector", ""))
         except KubeError as exc:
-            error = f"node {node!r} not found in cluster {cluster.name}" if exc.status == 404 else str(exc)
-            plan = {"node": node, "ok": False, "evict": [], "skip": [], "blocked": [], "error": error}
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(PREVIEW_WORKERS, len(nodes)))) as pool:
+        pods_of = list(pool.map(read, nodes))
+    budget: dict = {}
+    plans = []
+    for node, pods in zip(nodes, pods_of, strict=True):
+        if isinstance(pods, KubeError):
+            error = f"node {node!r} not found in cluster {cluster.name}" if pods.status == 404 else str(pods)
+            plans.append({"node": node, "ok": False, "evict": [], "skip": [], "blocked": [], "error": error})
+            continue
+        plan = _plan_pods(node, pods, params, pdbs, budget)
+        plan["error"] = ""
         plans.append(plan)
     return plans
+
+
+# ---- Previews of the other actions, and templates -------------------------------------------------------
+
+def _taint_text(t: dict) -> str:
+    return f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect') or '*'}"
+
+
+def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str]]:
+    """What `action` would change on one node (a NodeInfo): [(what, before, after)], and warnings."""
+    changes, warnings = [], []
+    if action in ("label", "unlabel"):
+        labels = node.labels
+        changes += [(k, labels.get(k), v) for k, v in params.get("set", {}).items() if labels.get(k) != v]
+        changes += [(k, labels[k], None) for k in params.get("remove", []) if k in labels]
+    elif action == "taint":
+        for t in params["taints"]:
+            old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
+            if old is None or (old.get("value") or "") != (t.get("value") or ""):
+                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
+    elif action == "untaint":
+        for t in params["taints"]:
+            found = [c for c in node.taints
+                     if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
+            changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
+            if not found:
+                warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+    elif action in ("cordon", "uncordon"):
+        if node.schedulable == (action == "cordon"):
+            changes.append(("schedulable", "yes" if node.schedulable else "no", "no" if node.schedulable else "yes"))
+        if action == "cordon" and params.get("reason") and params["reason"] != node.cordon_reason:
+            changes.append(("cordon reason", node.cordon_reason or None, params["reason"]))
+    return changes, warnings
+
+
+def action_preview(cluster: Cluster, action: str, params: dict, names: list[str]) -> dict:
+    """The preview of `action` on `names`: {"plan": [...]} for a drain, else {"diff": [{node, changes, warnings}]}.
+
+    Labels, taints and cordon state come from the (short-lived) cached node list of the cluster.
+    """
+    from . import selectors
+
+    if action == "drain":
+        return {"plan": drain_plan(cluster, names, params)}
+    by_name = {n.name: n for n in selectors.cached_nodes(cluster)}
+    diff = []
+    for name in names:
+        node = by_name.get(name)
+        if node is None:
+            diff.append({"node": name, "changes": [], "warnings": ["node not found"]})
+            continue
+        changes, warnings = node_changes(node, action, params)
+        diff.append({"node": name, "changes": changes, "warnings": warnings})
+    return {"diff": diff}

@@ -46,7 +46,7 @@ def node_list(request, cluster):
     sort = g.get("sort", "name") if g.get("sort", "name") in SORTS else "name"
     error, nodes = "", []
     try:
-        nodes = selectors.list_nodes(cluster, label_selector=selector)
+        nodes = selectors.cached_nodes(cluster, label_selector=selector)
     except ValidationError as exc:
         error = f"Invalid label selector: {'; '.join(exc.messages)}"
     except KubeError as exc:
@@ -83,7 +83,7 @@ def all_nodes(request):
     rows, errors = [], []
     for cluster in Cluster.objects.order_by("name"):
         try:
-            rows += [(cluster, n) for n in selectors.list_nodes(cluster, label_selector=selector)]
+            rows += [(cluster, n) for n in selectors.cached_nodes(cluster, label_selector=selector)]
         except ValidationError as exc:
             errors.append(f"Invalid label selector: {'; '.join(exc.messages)}")
             break
@@ -182,9 +182,16 @@ def params_from_post(action: str, p) -> dict:
     raise ValidationError(f"unknown action {action!r}")
 
 
+PREVIEW_LIMIT = 200
+
+
 @require_POST
 def node_action(request, cluster):
-    """Confirmation step (preview) and, when confirmed, the batch task."""
+    """Confirmation step (preview) and, when confirmed, the batch task.
+
+    The preview lists at most PREVIEW_LIMIT nodes and says so; the confirmation posts every target it resolved
+    (one field, comma-separated), so the batch acts on exactly the N nodes the preview counted.
+    """
     from nodes import services
     from progress import services as progress_services
 
@@ -193,44 +200,36 @@ def node_action(request, cluster):
     action = p.get("action", "")
     if not roles.can_run(request.user, action):
         raise PermissionDenied(f"you may not run {action or 'this action'}")
-    names = p.getlist("node")
-    selector = p.get("selector", "").strip() if p.get("select_all") == "on" else ""
-    ctx = {"cluster": cluster, "action": action, "post": p, "names": names, "selector": selector,
-           "limit": progress_services.concurrency_limit(action)}
+    select_all = p.get("select_all") == "on"
+    selector = p.get("selector", "").strip() if select_all else ""
+    ctx = {"cluster": cluster, "action": action, "post": p, "selector": selector, "select_all": select_all,
+           "limit": progress_services.concurrency_limit(action), "preview_limit": PREVIEW_LIMIT}
     try:
         params = services.validate_action(action, params_from_post(action, p))
-        if p.get("select_all") == "on":
-            matching = _filter(selectors.list_nodes(cluster, label_selector=selector), p.get("q", "").strip(),
+        if p.get("targets"):
+            targets = list(dict.fromkeys(_keys(p["targets"])))
+        elif select_all:
+            matching = _filter(selectors.cached_nodes(cluster, label_selector=selector), p.get("q", "").strip(),
                                p.get("status", ""), p.get("role", ""), p.get("taint", "").strip())
             targets = [n.name for n in matching]
             if not targets:
                 raise ValidationError("no node matches the filter")
         else:
-            targets = selectors.resolve_targets(cluster, names=names)
+            targets = selectors.check_names(cluster, p.getlist("node"))
         concurrency = int(p.get("concurrency") or 0)
         if concurrency < 0 or concurrency > ctx["limit"]:
             raise ValidationError(f"concurrency must be between 1 and {ctx['limit']}")
+        if p.get("confirm") == "yes":
+            task = progress_services.create_task(request.user, cluster, action, params, names=targets,
+                                                 concurrency=concurrency)
+            return redirect(f"{reverse('nodes:node_list', args=[cluster.name])}?task={task.pk}")
+        ctx.update(params=params, count=len(targets), targets_text=",".join(targets),
+                   shown=min(len(targets), PREVIEW_LIMIT))
+        ctx.update(services.action_preview(cluster, action, params, targets[:PREVIEW_LIMIT]))
     except (ValidationError, ValueError, KubeError) as exc:
-        msg = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        ctx["error"] = msg
+        ctx["error"] = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return render(request, "nodes/action_confirm.html", ctx, status=400)
-    if p.get("confirm") != "yes":
-        ctx.update(params=params, targets=targets, count=len(targets))
-        if action == "drain":
-            ctx["plan"] = services.drain_plan(cluster, targets[:200], params)
-        elif action in ("label", "unlabel"):
-            by_name = {n.name: n for n in selectors.list_nodes(cluster)} if len(targets) > 1 else {}
-            diff = []
-            for t in targets[:200]:
-                labels = (by_name.get(t) or selectors.get_node(cluster, t)).labels
-                changes = [(k, labels.get(k), v) for k, v in params.get("set", {}).items() if labels.get(k) != v]
-                changes += [(k, labels[k], None) for k in params.get("remove", []) if k in labels]
-                diff.append({"node": t, "changes": changes})
-            ctx["diff"] = diff
-        return render(request, "nodes/action_confirm.html", ctx)
-    task = progress_services.create_task(request.user, cluster, action, params, names=targets,
-                                         concurrency=concurrency)
-    return redirect(f"{reverse('nodes:node_list', args=[cluster.name])}?task={task.pk}")
+    return render(request, "nodes/action_confirm.html", ctx)
 
 
 def audit_log(request):
