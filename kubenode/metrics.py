@@ -24,6 +24,26 @@ TASKS = Counter("kubenode_tasks_total", "Batches that reached a status.", ["stat
 TASKS_RUNNING = Gauge("kubenode_tasks_running", "Batches running in this process.")
 NODES_PROCESSED = Counter("kubenode_nodes_processed_total", "Node operations finished.", ["action", "outcome"])
 KUBE_API_ERRORS = Counter("kubenode_kube_api_errors_total", "Kubernetes API errors by HTTP status.", ["code"])
+DELIVERY_BACKLOG = Gauge("kubenode_delivery_backlog",
+                         "Messages queued in this process's channel layer, not yet taken by a WebSocket consumer.")
+
+
+def _delivery_backlog() -> int:
+    """Read at scrape time: the in-process channel layer's queued messages (0 with a shared Redis layer,
+    whose queues live in Redis, or before any layer was built)."""
+    try:
+        from channels.layers import channel_layers
+
+        layer = channel_layers.backends.get("default")
+        queues = getattr(layer, "channels", None)
+        if not isinstance(queues, dict):
+            return 0
+        return sum(q.qsize() for q in list(queues.values()) if hasattr(q, "qsize"))
+    except Exception:  # noqa: BLE001 - a metric never breaks a scrape
+        return 0
+
+
+DELIVERY_BACKLOG.set_function(_delivery_backlog)
 
 
 def doorbell_sent(backend: str) -> None:
