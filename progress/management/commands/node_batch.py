@@ -21,6 +21,9 @@ from progress.selectors import task_state
 from progress.writer import failed_nodes
 
 ACTIONS = services.ACTIONS
+# kubectl drain's options, named as nodes.validation.validate_action("drain") accepts them.
+DRAIN_DEFAULTS = {"ignore_daemonsets": False, "delete_emptydir_data": False, "force": False, "grace_period": -1,
+                  "timeout": 300, "pod_selector": "", "disable_eviction": False, "skip_wait_for_delete_timeout": 0}
 
 
 def bad(message: str) -> CommandError:
@@ -75,9 +78,18 @@ def build_params(action: str, opts: dict) -> dict:
         if not specs:
             raise bad("untaint needs --taint KEY[:EFFECT] or --remove KEY")
         return {"taints": specs}
-    if action in ("cordon", "drain"):
+    if action == "cordon":
         return {"reason": reason or ""}
+    if action == "drain":
+        return {"reason": reason or "", **{name: opts[name] for name in DRAIN_DEFAULTS}}
     return {}
+
+
+def check_drain_options(action: str, opts: dict) -> None:
+    given = [name for name, default in DRAIN_DEFAULTS.items() if opts[name] != default]
+    if given and action != "drain":
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise bad(f"{flags} apply to --action drain only")
 
 
 class Command(BaseCommand):
@@ -91,7 +103,23 @@ class Command(BaseCommand):
         parser.add_argument("--remove", action="append", metavar="KEY")
         parser.add_argument("--taint", action="append", metavar="KEY=VALUE:EFFECT")
         parser.add_argument("--reason", default="")
-        parser.add_argument("--concurrency", type=int, default=0)
+        parser.add_argument("--concurrency", type=int, default=0,
+                            help="nodes at once (1 up to the per-cluster limit for the action; default the limit)")
+        drain = parser.add_argument_group("drain options (as kubectl drain)")
+        drain.add_argument("--ignore-daemonsets", action="store_true", help="skip DaemonSet-managed pods")
+        drain.add_argument("--delete-emptydir-data", action="store_true",
+                           help="evict pods with emptyDir volumes (their data is lost)")
+        drain.add_argument("--force", action="store_true", help="evict pods without a controller")
+        drain.add_argument("--grace-period", type=int, default=DRAIN_DEFAULTS["grace_period"],
+                           help="seconds each pod gets to terminate (-1: the pod's own)")
+        drain.add_argument("--timeout", type=int, default=DRAIN_DEFAULTS["timeout"],
+                           help="seconds to wait for a node's pods to go")
+        drain.add_argument("--pod-selector", default="", help="only pods matching this label selector")
+        drain.add_argument("--disable-eviction", action="store_true",
+                           help="delete pods instead of evicting them (bypasses PodDisruptionBudgets)")
+        drain.add_argument("--skip-wait-for-delete-timeout", type=int,
+                           default=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
+                           help="do not wait for pods deleted more than this many seconds ago (0: always wait)")
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--nodes", help="comma-separated node names")
         target.add_argument("--selector", help="label selector, resolved at the start")
@@ -110,7 +138,11 @@ class Command(BaseCommand):
             cluster = Cluster.objects.get(name=opts["cluster"])
         except Cluster.DoesNotExist:
             raise bad(f"no cluster {opts['cluster']!r}") from None
+        check_drain_options(opts["action"], opts)
         params = build_params(opts["action"], opts)
+        limit = services.concurrency_limit(opts["action"])
+        if not 0 <= opts["concurrency"] <= limit:
+            raise bad(f"--concurrency must be between 1 and {limit} for {opts['action']}")
         names = [n for n in (opts["nodes"] or "").split(",") if n.strip()] if opts["nodes"] is not None else None
         if opts["nodes"] is not None and not names:
             raise bad("--nodes needs at least one name")
