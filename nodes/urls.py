@@ -11,4 +11,8 @@ urlpatterns = [
     path("clusters/<slug:cluster>/nodes/<str:name>/", views.node_detail, name="node_detail"),
     path("nodes/", views.all_nodes, name="all_nodes"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("templates/", views.template_list, name="template_list"),
+    path("templates/add/", views.template_edit, name="template_add"),
+    path("templates/<int:pk>/", views.template_edit, name="template_edit"),
+    path("templates/<int:pk>/delete/", views.template_delete, name="template_delete"),
 ]

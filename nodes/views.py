@@ -1,6 +1,7 @@
 """Operator pages: clusters, nodes of a cluster, node detail, batch actions, audit log."""
 import json
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -52,7 +53,9 @@ def node_list(request, cluster):
     except KubeError as exc:
         error = f"Cluster {cluster.name} could not be read: {exc}"
     all_roles = sorted({r for n in nodes for r in n.roles})
-    nodes = sorted(_filter(nodes, q, status, role, taint), key=SORTS[sort])
+    nodes = _filter(nodes, q, status, role, taint)
+    if sort != "name":  # the list is sorted by name already
+        nodes = sorted(nodes, key=SORTS[sort])
     page = Paginator(nodes, PAGE_SIZE).get_page(g.get("page"))
     params = g.copy()
     params.pop("page", None)
@@ -62,6 +65,8 @@ def node_list(request, cluster):
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
         "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
         "actions": roles.allowed_actions(request.user), "templates": LabelTaintTemplate.objects.all(),
+        "can_manage_templates": roles.can_run(request.user, "label"),
+        "detail_prefix": reverse("nodes:node_list", args=[cluster.name]),
         "filter_json": json.dumps({"q": q, "selector": selector, "status": status, "role": role, "taint": taint}),
     })
 
@@ -149,9 +154,13 @@ def params_from_template(action: str, template_id: str) -> dict:
         raise ValidationError("unknown template")
     if action == "label":
         return {"set": dict(template.labels), "remove": list(template.remove_labels), "confirm_reserved": False}
+    if action == "unlabel":
+        return {"remove": list(template.labels), "confirm_reserved": False}
     if action == "taint":
         return {"taints": list(template.taints)}
-    raise ValidationError("a template applies with the label or the taint action")
+    if action == "untaint":
+        return {"taints": [{"key": t.get("key"), "effect": t.get("effect", "")} for t in template.taints]}
+    raise ValidationError("a template applies with the label, unlabel, taint or untaint action")
 
 
 def params_from_post(action: str, p) -> dict:
@@ -244,3 +253,39 @@ def audit_log(request):
     except ValidationError:
         page, qs = Paginator(AuditEntry.objects.none(), 100).get_page(1), None
     return render(request, "nodes/audit_log.html", {"page": page, "f": g})
+
+
+# ---- Label and taint templates (operator role or above) ---------------------------------------------------
+
+def _require_operator(request):
+    if not roles.can_run(request.user, "label"):
+        raise PermissionDenied("label and taint templates are for operators")
+
+
+def template_list(request):
+    _require_operator(request)
+    return render(request, "nodes/template_list.html", {"templates": LabelTaintTemplate.objects.all()})
+
+
+def template_edit(request, pk=None):
+    from .forms import TemplateForm
+
+    _require_operator(request)
+    template = get_object_or_404(LabelTaintTemplate, pk=pk) if pk is not None else None
+    form = TemplateForm(request.POST or None, instance=template)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(user=request.user)
+        messages.success(request, f"Template {saved.name} saved.")
+        return redirect("nodes:template_list")
+    return render(request, "nodes/template_form.html", {"form": form, "template": template},
+                  status=400 if form.is_bound else 200)
+
+
+def template_delete(request, pk):
+    _require_operator(request)
+    template = get_object_or_404(LabelTaintTemplate, pk=pk)
+    if request.method == "POST":
+        template.delete()
+        messages.success(request, f"Template {template.name} deleted.")
+        return redirect("nodes:template_list")
+    return render(request, "nodes/template_delete.html", {"template": template})

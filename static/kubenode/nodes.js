@@ -17,4 +17,16 @@
     if (ev.target && (ev.target.name === "node" || ev.target === all)) update();
   });
   update();
+
+  // Only the fields of the chosen action are shown (all of them stay in the form without JavaScript).
+  var action = document.getElementById("action");
+  function showFields() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-for]"), function (el) {
+      el.hidden = el.getAttribute("data-for").split(" ").indexOf(action.value) < 0;
+    });
+  }
+  if (action) {
+    action.addEventListener("change", showFields);
+    showFields();
+  }
 })();
