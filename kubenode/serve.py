@@ -140,6 +140,7 @@ def main(argv=None) -> int:
     from twisted.internet import reactor, threads
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kubenode.settings")
+    logging.captureWarnings(True)  # Python warnings become log lines too (JSON with LOG_FORMAT=json)
     from kubenode.asgi import application  # django.setup(): settings and logging
 
     banner()

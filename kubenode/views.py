@@ -15,10 +15,21 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+DATABASE_CHECK_TIMEOUT_S = 2.0
+
+
 def _database() -> dict:
+    """SELECT 1, answered within a probe's timeout: with the connection pool, a connection is awaited at most
+    DATABASE_CHECK_TIMEOUT_S (not the pool's 30 s), so an unreachable database is reported, not waited for."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
+        if pool is not None:
+            pool.open()  # what Django does before its first getconn (a no-op once open)
+            with pool.connection(timeout=DATABASE_CHECK_TIMEOUT_S) as conn:
+                conn.execute("SELECT 1")
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
         return {"ok": True}
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return {"ok": False, "error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}"}
