@@ -17,3 +17,7 @@ application = ProtocolTypeRouter({
     "http": django_asgi_app,
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
+
+from progress.notify import start_listener_when_serving  # noqa: E402
+
+start_listener_when_serving()

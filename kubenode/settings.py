@@ -114,7 +114,7 @@ def _database(cfg: kconfig.Config) -> dict:
                 "min_size": cfg["database.max_idle_conns"],
                 "max_size": cfg["database.max_open_conns"],
                 "max_lifetime": cfg["database.max_lifetime"],
-                "timeout": 30,
+                "timeout": 10,
             },
         },
     }
@@ -123,30 +123,10 @@ def _database(cfg: kconfig.Config) -> dict:
 DATABASES = {"default": _database(CONFIG)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if CONFIG.notify_type == "redis":
-    _redis_host = CONFIG["progress.redis.addr"]
-    _sentinels = CONFIG["progress.redis.sentinel_addrs"]
-    if _sentinels:
-        _redis_hosts = [{
-            "sentinels": [(a.rpartition(":")[0], int(a.rpartition(":")[2])) for a in _sentinels],
-            "master_name": CONFIG["progress.redis.sentinel_master_name"],
-            "db": CONFIG["progress.redis.db"],
-            "password": CONFIG["progress.redis.password"] or None,
-        }]
-    else:
-        _host, _, _port = _redis_host.rpartition(":")
-        _redis_hosts = [{
-            "address": f"redis://{_host}:{_port}/{CONFIG['progress.redis.db']}",
-            "password": CONFIG["progress.redis.password"] or None,
-        }]
-    CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": _redis_hosts, "capacity": 1000, "expiry": 30,
-                   "prefix": "kubenode"},
-    }}
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer",
-                                  "CONFIG": {"capacity": 1000}}}
+# Consumers always sit on this process's in-memory layer; doorbells from other replicas reach it through this
+# process's listener (PostgreSQL LISTEN, Redis through channels-redis, or polling), so a broken Redis or database
+# connection never takes the WebSockets down with it.
+CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer", "CONFIG": {"capacity": 1000}}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

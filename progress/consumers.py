@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
+
+from kubenode import metrics
 
 from . import selectors
 from .notify.base import user_group
@@ -123,9 +126,13 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if int(event.get("seq", 0)) <= self.cursors[task_id]:
             return
         log.debug("doorbell received task=%s seq=%s replica=%s", task_id, event.get("seq"), event.get("replica"))
-        await self._push(task_id, rung_seq=int(event.get("seq", 0)))
+        sent = await self._push(task_id, rung_seq=int(event.get("seq", 0)))
+        rung_at = float(event.get("ts") or 0)
+        if sent and rung_at:
+            metrics.observe_delivery_latency(time.time() - rung_at)
 
-    async def _push(self, task_id: str, rung_seq: int | None = None) -> None:
+    async def _push(self, task_id: str, rung_seq: int | None = None) -> int:
+        sent = 0
         while True:
             if rung_seq is not None:
                 frames = await _shared_messages_after(task_id, self.cursors[task_id], rung_seq)
@@ -137,8 +144,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                     continue
                 self.cursors[task_id] = frame["seq"]
                 await self.send_json(frame)
+                sent += 1
             if len(frames) < selectors.PAGE_SIZE:
-                return
+                return sent
 
     async def _error(self, text: str, **extra) -> None:
         await self.send_json({"type": "protocol_error", "error": text, **extra})

@@ -110,7 +110,7 @@ class TaskWriter:
         self._pending: list[Event] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._last_flush = 0.0
+        self._last_flush: float | None = None  # never flushed: the first result goes out at once
         self.flushes = 0
 
     closed = False
@@ -124,7 +124,9 @@ class TaskWriter:
 
     def due(self) -> bool:
         with self._lock:
-            return bool(self._pending) and time.monotonic() - self._last_flush >= self.interval
+            if not self._pending:
+                return False
+            return self._last_flush is None or time.monotonic() - self._last_flush >= self.interval
 
     def flush(self) -> int:
         with self._write_lock:

@@ -1,13 +1,14 @@
 """The process-wide notifier: `get_notifier()` chooses the backend by settings.CONFIG.notify_type.
 
-Backends register in `_FACTORIES` as "type" -> "module:Class"; a type whose module is not
-importable falls back to the in-process memory notifier and says so in the log.
+memory (one process), postgres (LISTEN/NOTIFY), redis (channels-redis), polling (the table on a timer).
+Every web process runs a listener for it (`start_listener_when_serving`, called by kubenode.asgi under daphne).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import threading
 
 from django.conf import settings
@@ -31,31 +32,44 @@ def _load(path: str):
 
 
 def build_notifier(requested: str):
-    """Build the notifier for `requested`; memory when that backend's module is not available."""
     path = _FACTORIES.get(requested)
     if path is None:
-        log.warning("notifier: unknown type %r requested; using memory", requested)
-        return _load(_FACTORIES["memory"])()
-    try:
-        cls = _load(path)
-    except (ImportError, AttributeError) as exc:
-        log.warning("notifier: requested %s, backend not available (%s); effective memory", requested, exc)
-        return _load(_FACTORIES["memory"])()
-    return cls()
+        raise ValueError(f"unknown notifier type {requested!r}; one of: {', '.join(_FACTORIES)}")
+    return _load(path)()
 
 
 def get_notifier():
     global _notifier
     with _lock:
         if _notifier is None:
-            requested = str(getattr(settings.CONFIG, "notify_type", "memory") or "memory")
-            _notifier = build_notifier(requested)
-            log.info("notifier: requested %s, effective %s", requested, type(_notifier).__name__)
+            _notifier = build_notifier(str(getattr(settings.CONFIG, "notify_type", "memory") or "memory"))
         return _notifier
 
 
 def reset_notifier() -> None:
-    """Forget the process-wide notifier (tests, reconfiguration)."""
+    """Forget the process-wide notifier (tests, reconfiguration); its listener is stopped."""
     global _notifier
     with _lock:
-        _notifier = None
+        notifier, _notifier = _notifier, None
+    if notifier is not None:
+        notifier.close()
+
+
+def start_listener_when_serving() -> bool:
+    """Under daphne (Twisted's asyncio reactor), start this process's listener as soon as the server runs."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return False
+    from twisted.internet import reactor
+
+    loop = getattr(reactor, "_asyncioEventloop", None)
+    if loop is None:
+        return False
+
+    def start():
+        from .local import remember_serving_loop
+
+        remember_serving_loop(loop)
+        get_notifier().start()
+
+    loop.call_soon_threadsafe(start)
+    return True

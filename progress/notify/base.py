@@ -8,7 +8,8 @@ carries node lists (PostgreSQL's NOTIFY payload limit is 8,000 bytes).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 NOTIFY_PAYLOAD_LIMIT = 8000
 PG_CHANNEL = "kubenode_progress"
@@ -25,10 +26,11 @@ class Doorbell:
     user: int
     seq: int
     replica: str = ""
+    rung_at: float = field(default_factory=time.time, compare=False)  # wall clock, for the latency histogram
 
     def payload(self) -> str:
-        text = json.dumps({"t": self.task, "u": self.user, "s": self.seq, "r": self.replica},
-                          separators=(",", ":"))
+        text = json.dumps({"t": self.task, "u": self.user, "s": self.seq, "r": self.replica,
+                           "ts": round(self.rung_at, 4)}, separators=(",", ":"))
         if len(text.encode()) >= NOTIFY_PAYLOAD_LIMIT:
             raise ValueError(f"doorbell payload of {len(text)} bytes exceeds the NOTIFY limit")
         return text
@@ -36,8 +38,25 @@ class Doorbell:
     @classmethod
     def parse(cls, payload: str) -> Doorbell:
         data = json.loads(payload)
-        return cls(task=str(data["t"]), user=int(data["u"]), seq=int(data["s"]), replica=str(data.get("r", "")))
+        return cls(task=str(data["t"]), user=int(data["u"]), seq=int(data["s"]), replica=str(data.get("r", "")),
+                   rung_at=float(data.get("ts") or time.time()))
 
     def group_message(self) -> dict:
         """The Channels message forwarded to the user's group."""
-        return {"type": "progress.doorbell", "task": self.task, "seq": self.seq, "replica": self.replica}
+        return {"type": "progress.doorbell", "task": self.task, "seq": self.seq, "replica": self.replica,
+                "ts": self.rung_at}
+
+
+def probe_payload(token: str, replica: str) -> str:
+    """A self-probe: a payload only the listener that sent it waits for."""
+    return json.dumps({"probe": token, "r": replica}, separators=(",", ":"))
+
+
+def probe_token(payload: str) -> str | None:
+    """The token of a self-probe payload, None for a doorbell."""
+    if '"probe"' not in payload:
+        return None
+    try:
+        return str(json.loads(payload).get("probe") or "") or None
+    except ValueError:
+        return None

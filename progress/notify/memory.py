@@ -1,77 +1,18 @@
-"""In-process notifier: after commit, forward the doorbell to the user's Channels group.
-
-The in-memory channel layer is not thread-safe: when the process serves an event loop (daphne),
-the group_send is handed to that loop with run_coroutine_threadsafe. In a process with no serving
-loop (a management command), it runs on a private loop of the calling thread.
-"""
+"""The memory notifier: one process; after commit the doorbell goes straight to the local Channels group."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-
-from channels.layers import get_channel_layer
 from django.db import transaction
 
-from .base import Doorbell, user_group
+from .base import Doorbell
+from .local import forward, remember_serving_loop, serving_loop
+from .notifier import Notifier, safe_forward
 
-log = logging.getLogger("kubenode.progress.notify")
-
-_serving_loop: asyncio.AbstractEventLoop | None = None
-_private_lock = threading.Lock()
-
-
-def remember_serving_loop(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Record the event loop this process serves on (call from inside that loop)."""
-    global _serving_loop
-    _serving_loop = loop or asyncio.get_running_loop()
+__all__ = ["MemoryNotifier", "forward", "remember_serving_loop", "serving_loop"]
 
 
-def serving_loop() -> asyncio.AbstractEventLoop | None:
-    loop = _serving_loop
-    if loop is not None and loop.is_running() and not loop.is_closed():
-        return loop
-    return None
-
-
-def forward(doorbell: Doorbell) -> None:
-    """Send the doorbell's group message to the user's group, thread-safely."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    group, message = user_group(doorbell.user), doorbell.group_message()
-    loop = serving_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if loop is not None:
-        if running is loop:
-            loop.create_task(layer.group_send(group, message))
-        else:
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-    elif running is None:
-        with _private_lock:
-            asyncio.run(layer.group_send(group, message))
-    else:
-        running.create_task(layer.group_send(group, message))
-    log.debug("doorbell forwarded task=%s seq=%s replica=%s", doorbell.task, doorbell.seq, doorbell.replica)
-
-
-class MemoryNotifier:
+class MemoryNotifier(Notifier):
     type = "memory"
 
     def ring(self, doorbell: Doorbell) -> None:
-        """Called inside the writer's transaction; forwards after commit."""
-        transaction.on_commit(lambda: self._safe_forward(doorbell))
-
-    @staticmethod
-    def _safe_forward(doorbell: Doorbell) -> None:
-        try:
-            forward(doorbell)
-        except Exception:  # noqa: BLE001 - a lost doorbell is repaired from the table
-            log.exception("doorbell forward failed task=%s seq=%s", doorbell.task, doorbell.seq)
-
-    def status(self) -> dict:
-        return {"requested": "memory", "effective": "memory", "healthy": True, "fallback": False, "why": ""}
+        transaction.on_commit(lambda: safe_forward(doorbell))
