@@ -59,7 +59,7 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     page.get_by_label("Action").select_option("label")
     page.get_by_label("Labels to set (k=v, …)").fill("team=blue, tier=gold")
     page.get_by_role("button", name="Preview…").click()
-    assert page.locator("#diff tr").count() == 100
+    assert page.locator("#diff tbody tr").count() == 100
     assert "team: (none) → blue" in page.locator("#diff").text_content()
     page.get_by_label(re.compile("Concurrency")).fill("4")
     page.get_by_role("button", name="Run label").click()
@@ -101,7 +101,76 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     page.get_by_role("dialog", name="Batch progress").wait_for()
     _counts_done(page, 1, 0, 1)
     item = page.locator(".kn-progress-nodes li").first.text_content()
-    assert blocked_node in item and "timed out" in item and "ledger-" in item
+    assert blocked_node in item and "timed out" in item and "blocked" in item and "ledger-" in item
+
+
+def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(site, browser_page):
+    cluster, url = site(nodes=20)
+    page = browser_page
+    login(page, url, "ops", "secret-pw")
+    page.goto(f"{url}/clusters/sim/nodes/?q=worker-000")
+    chosen = ["worker-0003", "worker-0004"]
+    for name in chosen:
+        page.get_by_label(f"Select {name}").check()
+    assert page.locator("#selected-count").text_content() == "2 selected"
+    page.get_by_label("Action").select_option("taint")
+    assert page.get_by_label("Labels to set (k=v, …)").is_hidden()  # only the taint fields are shown
+    page.get_by_label("Taints (k=v, …)").fill("maint=yes")
+    page.get_by_label("Effect").select_option("NoSchedule")
+    page.get_by_role("button", name="Preview…").click()
+    diff = page.locator("#diff").text_content()
+    assert "taint maint:NoSchedule: (none) → maint=yes:NoSchedule" in diff and all(n in diff for n in chosen)
+    page.get_by_role("button", name="Run taint").click()
+    page.get_by_role("dialog", name="Batch progress").wait_for()
+    _counts_done(page, 2, 2, 0)
+    page.goto(f"{url}/clusters/sim/nodes/{chosen[0]}/")
+    assert "maint=yes:NoSchedule" in page.locator("#taints").text_content()
+    assert "taint" in page.locator("#audit").text_content()
+
+    # remove it again, keyboard only: the list filtered by the taint key, every node of the page, untaint
+    page.goto(f"{url}/clusters/sim/nodes/?taint=maint")
+    assert page.locator("#result_list tbody tr").count() == 2
+    page.get_by_label("Select every node on this page").press("Space")
+    assert page.locator("#selected-count").text_content() == "2 selected"
+    page.get_by_label("Action").focus()
+    page.get_by_label("Action").select_option("untaint")
+    page.get_by_label("Taints (k=v, …)").press_sequentially("maint")
+    page.get_by_label("Effect").select_option("NoSchedule")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Preview…").press("Enter")
+    assert "maint=yes:NoSchedule → (removed)" in page.locator("#diff").text_content()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Run untaint").press("Enter")
+    _counts_done(page, 2, 2, 0)
+    page.goto(f"{url}/clusters/sim/nodes/{chosen[0]}/")
+    assert "maint" not in page.locator("#taints").text_content()
+    page.goto(f"{url}/clusters/sim/nodes/?taint=maint")
+    assert page.locator("#result_list tbody tr").count() == 0
+
+
+def test_template_managed_then_applied_to_a_selection(site, browser_page):
+    cluster, url = site(nodes=20)
+    page = browser_page
+    login(page, url, "ops", "secret-pw")
+    page.goto(f"{url}/clusters/sim/nodes/")
+    page.get_by_role("link", name="Templates", exact=True).click()
+    page.get_by_role("link", name="Add template").click()
+    page.get_by_label("Name").fill("batch-pool")
+    page.get_by_label("Labels to set").fill("kn-template=batch")
+    page.get_by_label("Taints to add").fill("pool=batch:PreferNoSchedule")
+    page.get_by_role("button", name="Save").click()
+    assert "pool=batch:PreferNoSchedule" in page.locator("#template_list").text_content()
+    page.screenshot(path=str(ARTIFACTS / "page-templates.png"), full_page=True)
+    page.goto(f"{url}/clusters/sim/nodes/?q=worker-001")
+    page.get_by_label("Select worker-0011").check()
+    page.get_by_label("Action").select_option("label")
+    page.get_by_label("Apply template").select_option(label="batch-pool")
+    page.get_by_role("button", name="Preview…").click()
+    assert "kn-template: (none) → batch" in page.locator("#diff").text_content()
+    page.get_by_role("button", name="Run label").click()
+    _counts_done(page, 1, 1, 0)
+    page.goto(f"{url}/clusters/sim/nodes/worker-0011/")
+    assert "kn-template=batch" in page.locator("#labels").text_content()
 
 
 def test_reload_mid_batch_resumes_without_gaps(site, browser_page):
