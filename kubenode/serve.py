@@ -171,4 +171,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run main() of the imported module, not of __main__: the views and services import kubenode.serve, and
+    # the shutdown flag they read must be the one main() sets (python -m would otherwise make two copies).
+    from kubenode import serve as _serve
+
+    sys.exit(_serve.main())
