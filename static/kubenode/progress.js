@@ -88,8 +88,10 @@
     var key = frame.seq;
     if (s.seen[key]) return;
     s.seen[key] = true;
-    if (frame.seq > s.lastSeq) s.lastSeq = frame.seq;
-    s.counters = { total: frame.total, done: frame.done, succeeded: frame.succeeded, failed: frame.failed };
+    if (frame.seq >= s.lastSeq) {  // counters of the newest message only: never backwards
+      s.lastSeq = frame.seq;
+      s.counters = { total: frame.total, done: frame.done, succeeded: frame.succeeded, failed: frame.failed };
+    }
     if (frame.node) {
       if (!s.nodes[frame.node]) s.order.push(frame.node);
       s.nodes[frame.node] = { outcome: frame.outcome || "processing", error: frame.error || "" };
@@ -158,7 +160,11 @@
       fetch("/progress/tasks/" + taskId + ".json?after_seq=" + s.lastSeq, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
         .then(function (data) {
-          s.counters = { total: data.total, done: data.done, succeeded: data.succeeded, failed: data.failed };
+          // a reply older than what the page has seen (e.g. the WebSocket came back meanwhile) must not move
+          // the counters back
+          if (data.last_seq >= s.lastSeq && !s.final) {
+            s.counters = { total: data.total, done: data.done, succeeded: data.succeeded, failed: data.failed };
+          }
           (data.messages || []).forEach(apply);
           render(taskId);
           if (polling[taskId]) setTimeout(tick, data.more ? 0 : 2000);
