@@ -1,6 +1,7 @@
 """The application as the container runs it (scripts/entrypoint.sh): probes, metrics, logs, migrations."""
 
 import json
+import time
 
 import pytest
 
@@ -126,3 +127,26 @@ def test_metrics_helpers_added_here_are_exposed(client):
     assert 'kubenode_tasks_total{status="interrupted"}' in body
     assert 'kubenode_nodes_processed_total{action="drain",outcome="failed"}' in body
     metrics.set_tasks_running(0)
+
+
+def test_readyz_with_the_postgres_notifier(app_server):
+    server = app_server("ops-pg", PROGRESS_NOTIFY_TYPE="postgres")
+    status, body = get_json(f"{server.http_url}/readyz")
+    assert status == 200
+    assert body["notifier"]["requested"] == "postgres"
+
+
+def test_readyz_stays_ready_but_degraded_when_the_notifier_falls_back(app_server):
+    from tests.fixtures.services import free_port
+
+    server = app_server("ops-fallback", PROGRESS_NOTIFY_TYPE="redis", PROGRESS_REDIS_ADDR=f"127.0.0.1:{free_port()}")
+    deadline = time.monotonic() + 60
+    while True:  # the notifier finds out in the background that Redis does not answer
+        status, body = get_json(f"{server.http_url}/readyz")
+        if body["notifier"].get("fallback") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert body["notifier"]["requested"] == "redis" and body["notifier"]["fallback"] is True
+    assert body["notifier"]["effective"] == "polling" and body["notifier"]["why"]

@@ -87,7 +87,8 @@ def test_sigterm_finishes_running_operations_interrupts_the_rest_and_exits_0(kub
     drain_id = _task_id(_submit(session, server.http_url, "drain", [blocked], timeout="600",
                                 ignore_daemonsets="on", delete_emptydir_data="on", force="on"))
     _wait(lambda: ProgressTask.objects.get(pk=cordon_id).done >= 2, "the cordon batch to make progress")
-    _wait(lambda: ProgressTask.objects.get(pk=drain_id).status == TaskStatus.RUNNING, "the drain to run")
+    # the drain cordons first, then waits on the budget: cordoned means its node operation is in flight
+    _wait(lambda: _unschedulable(sim, {blocked}) == {blocked}, "the drain to cordon its node")
     assert requests.get(f"{server.http_url}/readyz", timeout=10).status_code == 200
 
     server.process.send_signal(signal.SIGTERM)
