@@ -164,3 +164,37 @@ def test_drain_with_every_kubectl_option(kube_sim, node_batch):
     assert (audit.node, audit.action, audit.outcome, audit.reason) == (node, "drain", "succeeded", "kernel 6.8")
     assert any(p["name"].startswith("ledger-") and p["action"] == "deleted" for p in audit.after["pods"]), \
         audit.after["pods"]
+
+
+def test_wait_on_a_terminal_shows_a_progress_bar(shared_sim, test_database_env):
+    import os
+    import pty
+
+    cluster = import_sim(shared_sim)
+    make_user("ann")
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "manage.py", "node_batch", "--cluster", cluster.name, "--user", "ann",
+                             "--action", "uncordon", "--all", "--wait"], cwd=ROOT,
+                            env={**test_database_env, "PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE,
+                            stderr=terminal, text=True)
+    os.close(terminal)
+    shown = b""
+    try:
+        while True:  # read as it is written, so the command never blocks on a full terminal
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command closed the terminal's other end
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    out = proc.stdout.read()
+    proc.wait(60)
+    assert proc.returncode == 0
+    task = ProgressTask.objects.get()
+    screen = shown.decode()
+    assert f"task {task.pk}: uncordon on 12 node(s) of sim" in screen
+    assert f"[{'#' * 40}] 12/12 ok 12 failed 0" in screen
+    assert out.strip() == "succeeded: 12 succeeded, 0 failed of 12"
