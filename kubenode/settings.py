@@ -189,3 +189,6 @@ KUBENODE = {
     "HEARTBEAT_TIMEOUT_S": CONFIG["batch.heartbeat_timeout"],
     "SHUTDOWN_GRACE_S": CONFIG["server.shutdown_grace"],
 }
+
+# A batch posts one field per selected node: allow the largest selection we support (5,000 nodes) and then some.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 20_000
