@@ -23,12 +23,12 @@ var/secret_key:
 run: venv var/secret_key
 	SECRET_KEY=$$(cat var/secret_key) scripts/run-dev.sh
 
-## test: everything the suite needs (services, browser), lint, then the whole suite
-## (the contract suite against a real kube-apiserver runs with `make test-contract`)
-test: venv
+## test: everything the suite needs (services, browser, the real kube-apiserver: built when missing, a failed
+## build fails), lint, then the whole suite including the contract suite against simulator and kube-apiserver
+test: venv kube-apiserver
 	scripts/install-browser.sh
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/ruff check . && \
-		$(VENV)/bin/pytest --ignore=tests/contract $(PYTEST_ARGS)
+		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## kube-apiserver: build the real kube-apiserver once (cached under ~/.cache/kubenode/); a failed build fails
 kube-apiserver:
@@ -39,11 +39,16 @@ test-contract: venv kube-apiserver
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/pytest -m contract tests/contract $(PYTEST_ARGS)
 
 ## apiserver-run: a real kube-apiserver seeded with Ready nodes, imported as cluster "kube-apiserver"
-apiserver-run: venv kube-apiserver
+## (with a loop finishing evicted pods, as kubelets would); then `make run` serves the application with it
+apiserver-run: venv kube-apiserver var/secret_key
+	scripts/kube-apiserver.sh stop var/kube-apiserver
 	scripts/kube-apiserver.sh start var/kube-apiserver
 	$(PY) -m tests.contract.seed var/kube-apiserver 3
-	$(PY) manage.py cluster_import --name kube-apiserver var/kube-apiserver/kubeconfig
-	@echo "stop it with: scripts/kube-apiserver.sh stop var/kube-apiserver"
+	nohup $(PY) -m tests.contract.seed var/kube-apiserver --kubelet >var/kube-apiserver/kubelet.log 2>&1 &
+	export DEBUG=true SECRET_KEY=$$(cat var/secret_key) && $(PY) manage.py migrate --noinput && \
+		$(PY) manage.py cluster_import --name kube-apiserver var/kube-apiserver/kubeconfig && \
+		$(PY) manage.py cluster_check kube-apiserver
+	@echo "kube-apiserver running; 'make run' serves kubenode with it; stop: scripts/kube-apiserver.sh stop var/kube-apiserver"
 
 ## bench: all benchmarks; prints a table, writes BENCHMARKS.md and bench/results/latest.json
 bench: venv

@@ -3,7 +3,7 @@
 #   scripts/kube-apiserver.sh build        build once, cached under ~/.cache/kubenode/ (idempotent)
 #   scripts/kube-apiserver.sh path         print the cached binary path (exit 1 when not built)
 #   scripts/kube-apiserver.sh start DIR    etcd + kube-apiserver on free loopback ports; writes DIR/kubeconfig,
-#                                          DIR/viewer-kubeconfig, DIR/env, DIR/*.pid
+#                                          DIR/viewer-kubeconfig (read-only), DIR/env, DIR/*.pid
 #   scripts/kube-apiserver.sh stop DIR     stop both and delete DIR's data
 set -euo pipefail
 VERSION=v1.20.2
@@ -45,12 +45,19 @@ PY
   apt-get update -qq
 }
 
+packages() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq "$@" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
+}
+
 build() {
+  # etcd, curl and openssl are needed to start the server, also when the binary comes from a cache
+  command -v etcd >/dev/null && command -v curl >/dev/null && command -v openssl >/dev/null \
+    || packages etcd-server curl openssl
   if [ -x "$BIN" ]; then log "cached: $BIN"; return 0; fi
   local start=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
   add_deb_src
-  apt-get install -y -qq golang-go etcd-server rsync jq dpkg-dev openssl >/dev/null
+  packages golang-go etcd-server rsync jq dpkg-dev openssl curl
   local work="$CACHE.work"
   mkdir -p "$work"
   cd "$work"
@@ -109,6 +116,7 @@ start() {
   if [ "$(curl -sk -H "Authorization: Bearer $admin" "$url/readyz")" != ok ]; then
     log "kube-apiserver not ready; log tail:"; tail -20 "$dir/apiserver.log" >&2; stop "$dir"; exit 1
   fi
+  grant_viewer "$url" "$admin" || { log "cannot grant the viewer read access"; stop "$dir"; exit 1; }
   kubeconfig "$url" admin "$admin" >"$dir/kubeconfig"
   kubeconfig "$url" viewer "$viewer" >"$dir/viewer-kubeconfig"
   chmod 600 "$dir/kubeconfig" "$dir/viewer-kubeconfig"
@@ -120,6 +128,22 @@ KUBECONFIG=$dir/kubeconfig
 VIEWER_KUBECONFIG=$dir/viewer-kubeconfig
 ENV
   cat "$dir/env"
+}
+
+# The viewer may read what kubenode shows (get/list/watch), nothing else: like the simulator's viewer.
+grant_viewer() {
+  local url="$1" token="$2" rbac="$1/apis/rbac.authorization.k8s.io/v1"
+  curl -skf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -X POST "$rbac/clusterroles" -d '{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+      "metadata": {"name": "kubenode-viewer"},
+      "rules": [{"apiGroups": ["", "apps", "policy"], "verbs": ["get", "list", "watch"],
+                 "resources": ["nodes", "pods", "namespaces", "poddisruptionbudgets", "daemonsets",
+                               "replicasets"]}]}' &&
+  curl -skf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -X POST "$rbac/clusterrolebindings" -d '{"apiVersion": "rbac.authorization.k8s.io/v1",
+      "kind": "ClusterRoleBinding", "metadata": {"name": "kubenode-viewer"},
+      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubenode-viewer"},
+      "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]}'
 }
 
 kubeconfig() {
@@ -146,7 +170,7 @@ KC
 
 stop() {
   local dir="$1" f pid
-  for f in apiserver etcd; do
+  for f in kubelet apiserver etcd; do
     if [ -f "$dir/$f.pid" ]; then
       pid=$(cat "$dir/$f.pid")
       kill "$pid" 2>/dev/null || true
@@ -158,10 +182,15 @@ stop() {
   rm -rf "$dir/etcd" "$dir/certs" "$dir/sa.key" "$dir/tokens.csv"
 }
 
-case "${1:-}" in
-  build) build ;;
-  path) [ -x "$BIN" ] && echo "$BIN" ;;
-  start) [ -n "${2:-}" ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start "$2" ;;
-  stop) [ -n "${2:-}" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$2" ;;
-  *) echo "usage: $0 build|path|start DIR|stop DIR" >&2; exit 2 ;;
-esac
+# one compound command ending in exit: bash has read all of it before running, so editing this file while a
+# build runs cannot change what the running build does next
+{
+  case "${1:-}" in
+    build) build ;;
+    path) [ -x "$BIN" ] && echo "$BIN" ;;
+    start) [ -n "${2:-}" ] || { echo "usage: $0 start DIR" >&2; exit 2; }; start "$2" ;;
+    stop) [ -n "${2:-}" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$2" ;;
+    *) echo "usage: $0 build|path|start DIR|stop DIR" >&2; exit 2 ;;
+  esac
+  exit
+}

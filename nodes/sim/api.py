@@ -18,6 +18,10 @@ SUPPORTED_FIELDS = {"nodes": NODE_FIELDS, "pods": POD_FIELDS}
 PDB_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
 
 
+def _name_mismatch(body_name: str, url_name: str) -> ApiError:
+    return bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({url_name})")
+
+
 def _iso(ts: float) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -162,11 +166,11 @@ class Api:
         if res.namespaced and self.store.find(NAMESPACES, None, namespace) is None:
             raise not_found("namespaces", namespace)
 
-    def _validate(self, res: Resource, obj: dict):
+    def _validate(self, res: Resource, obj: dict, create: bool = False):
         if res is NODES:
-            validation.validate_node(obj)
+            validation.validate_node(obj, create)
         else:
-            validation.validate_generic(obj, res.kind, res.group)
+            validation.validate_generic(obj, res.kind, res.group, create)
 
     @staticmethod
     def _normalize(res: Resource, obj: dict):
@@ -194,7 +198,7 @@ class Api:
             meta["namespace"] = namespace
         for field in ("resourceVersion", "uid", "deletionTimestamp", "generation"):
             meta.pop(field, None)
-        self._validate(res, body)
+        self._validate(res, body, create=True)
         self._normalize(res, body)
         with self.store.lock:
             self._check_namespace(res, namespace)
@@ -239,7 +243,7 @@ class Api:
                 raise bad_request("the body of the request is not a JSON object")
             meta = body.get("metadata") or {}
             if meta.get("name") and meta["name"] != name:
-                raise bad_request("the name of the object does not match the name on the URL")
+                raise _name_mismatch(meta["name"], name)
             expect = meta.get("resourceVersion") or None
             return self._store_update(res, current, copy.deepcopy(body), subresource, expect_rv=expect)
 
@@ -256,7 +260,7 @@ class Api:
                                                  "latest version and try again", res.group)
             if isinstance(meta, dict):
                 if meta.get("name", name) != name:
-                    raise bad_request("the name of the object does not match the name on the URL")
+                    raise _name_mismatch(meta["name"], name)
                 meta.pop("resourceVersion", None)
             return self._store_update(res, current, patched, subresource)
 
@@ -273,17 +277,22 @@ class Api:
 
     @staticmethod
     def _check_preconditions(res: Resource, current: dict, pre: dict):
+        """Delete preconditions, with the real server's words (its check names the Kind, not the plural)."""
         meta = current["metadata"]
         if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise conflict(res.plural, meta["name"], f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                                     f"UID in object meta: {meta['uid']}", res.group)
+            raise conflict(res.kind, meta["name"], f"the UID in the precondition ({pre['uid']}) does not match the "
+                                                   f"UID in record ({meta['uid']}). The object might have been "
+                                                   "deleted and then recreated", res.group)
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-            raise conflict(res.plural, meta["name"], f"Precondition failed: ResourceVersion in precondition: "
-                                                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                                                     f"{meta['resourceVersion']}", res.group)
+            raise conflict(res.kind, meta["name"], f"the ResourceVersion in the precondition "
+                                                   f"({pre['resourceVersion']}) does not match the ResourceVersion "
+                                                   f"in record ({meta['resourceVersion']}). The object might have "
+                                                   "been modified", res.group)
 
     def _delete_pod(self, pod: dict, grace) -> dict:
         meta, spec = pod["metadata"], pod.get("spec") or {}
+        if meta.get("deletionTimestamp") and grace is None and meta.get("deletionGracePeriodSeconds"):
+            return pod  # already terminating: only an explicit, shorter grace period changes anything
         if grace is None:
             grace = spec.get("terminationGracePeriodSeconds", 30)
         grace = max(0, int(grace))
@@ -304,10 +313,17 @@ class Api:
         return self.store.mutate(PODS, meta["namespace"], meta["name"], mark)
 
     # --- eviction --------------------------------------------------------------------------------
-    def evict(self, namespace, name, body) -> dict:
+    def evict(self, namespace, name, body, versions=("v1", "v1beta1")) -> dict:
+        """`versions`: the policy versions served (only v1beta1 when mimicking Kubernetes 1.20)."""
         if not isinstance(body, dict):
             raise bad_request("the body of the request is not a JSON object")
-        if body.get("apiVersion") not in (None, "", "policy/v1", "policy/v1beta1"):
+        api_version = body.get("apiVersion") or ""
+        if api_version.startswith("policy/") and api_version[7:] not in versions:
+            version = api_version[7:]
+            raise bad_request(f'Eviction in version "{version}" cannot be handled as a Eviction: no kind "Eviction" '
+                              f'is registered for version "{api_version}" in scheme '
+                              '"k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"')
+        if api_version not in ("", "policy/v1", "policy/v1beta1"):
             raise bad_request(f"unsupported apiVersion for Eviction: {body.get('apiVersion')}")
         if body.get("kind") not in (None, "", "Eviction"):
             raise bad_request(f"expected kind Eviction, got {body.get('kind')}")
@@ -323,7 +339,7 @@ class Api:
                 self._check_budget(pod, dry_run)
             if not dry_run:
                 self._delete_pod(pod, options.get("gracePeriodSeconds"))
-        return status(201, "", reason="")
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def _check_budget(self, pod: dict, dry_run: bool):
         namespace = pod["metadata"]["namespace"]

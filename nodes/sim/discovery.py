@@ -10,6 +10,11 @@ VERSION = {
 }
 
 GROUPS = {"apps": ("v1",), "policy": ("v1", "v1beta1")}
+GROUPS_1_20 = {"apps": ("v1",), "policy": ("v1beta1",)}  # --eviction-version v1beta1: no policy/v1 at all
+
+
+def groups_for(eviction_version: str) -> dict:
+    return GROUPS_1_20 if eviction_version == "v1beta1" else GROUPS
 
 
 def core_versions(host: str) -> dict:
@@ -17,23 +22,25 @@ def core_versions(host: str) -> dict:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": host}]}
 
 
-def _group_doc(group: str) -> dict:
-    versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in GROUPS[group]]
+def _group_doc(group: str, groups: dict) -> dict:
+    versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in groups[group]]
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def group_list() -> dict:
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_doc(g) for g in GROUPS]}
+def group_list(eviction_version: str = "v1") -> dict:
+    groups = groups_for(eviction_version)
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_doc(g, groups) for g in groups]}
 
 
-def group(name: str) -> dict | None:
-    if name not in GROUPS:
+def group(name: str, eviction_version: str = "v1") -> dict | None:
+    groups = groups_for(eviction_version)
+    if name not in groups:
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(name)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(name, groups)}
 
 
 def resource_list(group: str, version: str, eviction_version: str = "v1") -> dict | None:
-    if group and version not in GROUPS.get(group, ()):
+    if group and version not in groups_for(eviction_version).get(group, ()):
         return None
     if not group and version != "v1":
         return None

@@ -146,6 +146,9 @@ class SimHandler(BaseHTTPRequestHandler):
         if method == "POST" and parts == SSAR_PATH:
             return self._send(201, self._access_review(user))
         route = parse_route(parts)
+        if route is not None and route.group and \
+                route.version not in discovery.groups_for(self.eviction_version).get(route.group, ()):
+            route = None  # e.g. policy/v1 while mimicking Kubernetes 1.20
         if route is None:
             raise ApiError(404, "the server could not find the requested resource", reason="NotFound",
                            details={"causes": [{"reason": "UnexpectedServerResponse",
@@ -183,7 +186,8 @@ class SimHandler(BaseHTTPRequestHandler):
                     "resourceVersion"]}, "items": [obj]}))
             return self._send(200, obj)
         if verb == "create" and route.subresource == "eviction":
-            return self._send(201, api.evict(route.namespace, route.name, self._body()))
+            versions = discovery.groups_for(self.eviction_version)["policy"]
+            return self._send(201, api.evict(route.namespace, route.name, self._body(), versions))
         if verb == "create":
             return self._send(201, api.create(res, route.namespace, self._body(), route.version))
         if verb == "update":
@@ -245,11 +249,11 @@ class SimHandler(BaseHTTPRequestHandler):
         if parts == ["api"]:
             return discovery.core_versions(f"127.0.0.1:{self.server.server_address[1]}")
         if parts == ["apis"]:
-            return discovery.group_list()
+            return discovery.group_list(self.eviction_version)
         if len(parts) == 2 and parts[0] == "api":
             return discovery.resource_list("", parts[1], self.eviction_version)
         if len(parts) == 2 and parts[0] == "apis":
-            return discovery.group(parts[1])
+            return discovery.group(parts[1], self.eviction_version)
         if len(parts) == 3 and parts[0] == "apis":
             return discovery.resource_list(parts[1], parts[2], self.eviction_version)
         return None

@@ -11,7 +11,11 @@ _EXISTS_RE = re.compile(rf"^\s*(!?)\s*({_IDENT})\s*$")
 
 
 def _split_terms(text: str) -> list[str]:
-    """Split on commas that are not inside parentheses."""
+    """Split on commas that are not inside parentheses; empty terms dropped."""
+    return [t for t in (t.strip() for t in _split_terms_raw(text)) if t]
+
+
+def _split_terms_raw(text: str) -> list[str]:
     terms, depth, cur = [], 0, []
     for ch in text:
         if ch == "(":
@@ -24,7 +28,19 @@ def _split_terms(text: str) -> list[str]:
         else:
             cur.append(ch)
     terms.append("".join(cur))
-    return [t for t in (t.strip() for t in terms) if t]
+    return terms
+
+
+def _check_commas(text: str):
+    """Empty terms in a label selector are errors (a field selector ignores them), as on the real server."""
+    raw = [t.strip() for t in _split_terms_raw(text)]
+    if not text.strip() or all(raw):
+        return
+    if not raw[0]:
+        raise bad_request("found ',', expected: !, identifier, or 'end of string'")
+    if not raw[-1] and all(raw[:-1]):
+        raise bad_request("found '', expected: identifier after ','")
+    raise bad_request("found ',', expected: identifier after ','")
 
 
 class LabelSelector:
@@ -33,6 +49,7 @@ class LabelSelector:
     def __init__(self, text: str | None):
         self.text = text or ""
         self.terms = []  # (op, key, values)
+        _check_commas(self.text)
         for term in _split_terms(self.text):
             m = _SET_RE.match(term)
             if m:

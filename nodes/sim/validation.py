@@ -41,7 +41,7 @@ def qualified_name_errors(key) -> list[str]:
         errors.append("name part must be non-empty")
     elif len(name) > 63:
         errors.append("name part must be no more than 63 characters")
-    elif not NAME_RE.match(name):
+    if not NAME_RE.match(name):  # checked apart from the length, like the real server (two errors for "")
         errors.append(_NAME_MSG)
     return errors
 
@@ -79,6 +79,31 @@ def _go_repr(value):
     return str(value)
 
 
+_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                  "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                  "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+              "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def name_causes(obj: dict, kind: str) -> list[dict]:
+    """metadata.name on create: required; a DNS-1123 label for namespaces, a subdomain for the rest."""
+    name = (obj.get("metadata") or {}).get("name")
+    if not name:
+        return [_cause("metadata.name", "name or generateName is required", reason="FieldValueRequired")]
+    if kind == "Namespace":
+        ok, msg, limit = DNS_LABEL_RE.match(name), _LABEL_MSG, 63
+    else:
+        ok, msg, limit = DNS_SUBDOMAIN_RE.match(name), _SUBDOMAIN_MSG, 253
+    causes = [] if len(name) <= limit else [_cause("metadata.name", f"must be no more than {limit} characters",
+                                                   name)]
+    if not ok:
+        causes.append(_cause("metadata.name", msg, name))
+    return causes
+
+
 def metadata_causes(obj: dict) -> list[dict]:
     causes = []
     meta = obj.get("metadata") or {}
@@ -109,16 +134,13 @@ def taint_causes(taints) -> list[dict]:
         return [_cause("spec.taints", "must be a list", taints)]
     causes, seen = [], set()
     for i, taint in enumerate(taints):
-        base = f"spec.taints[{i}]"
+        base = f"metadata.taints[{i}]"  # sic: the real server reports taints under metadata
         if not isinstance(taint, dict):
             causes.append(_cause(base, "must be an object", taint))
             continue
         key, value, effect = taint.get("key"), taint.get("value", ""), taint.get("effect")
-        if not key:
-            causes.append(_cause(f"{base}.key", "", reason="FieldValueRequired"))
-        else:
-            for msg in qualified_name_errors(key):
-                causes.append(_cause(f"{base}.key", msg, key))
+        for msg in qualified_name_errors(key if key is not None else ""):
+            causes.append(_cause(f"{base}.key", msg, key if key is not None else ""))
         for msg in label_value_errors(value if value is not None else ""):
             causes.append(_cause(f"{base}.value", msg, value))
         if not effect:
@@ -140,9 +162,9 @@ def _go_taint(taint):
         _go_repr(taint.get("key", "")), _go_repr(taint.get("value", "")), _go_repr(taint.get("effect", "")))
 
 
-def validate_node(node: dict):
+def validate_node(node: dict, create: bool = False):
     name = (node.get("metadata") or {}).get("name", "")
-    causes = metadata_causes(node)
+    causes = (name_causes(node, "Node") if create else []) + metadata_causes(node)
     spec = node.get("spec") or {}
     if not isinstance(spec, dict):
         causes.append(_cause("spec", "must be an object", spec))
@@ -155,8 +177,8 @@ def validate_node(node: dict):
         raise invalid("Node", name, causes)
 
 
-def validate_generic(obj: dict, kind: str, group: str = ""):
+def validate_generic(obj: dict, kind: str, group: str = "", create: bool = False):
     name = (obj.get("metadata") or {}).get("name", "")
-    causes = metadata_causes(obj)
+    causes = (name_causes(obj, kind) if create else []) + metadata_causes(obj)
     if causes:
         raise invalid(kind, name, causes, group)

@@ -29,9 +29,33 @@ def _sim_server(tmp_path_factory):
         sim.stop()
 
 
+@pytest.fixture(scope="session")
+def _sim_1_20_server(tmp_path_factory):
+    """A simulator mimicking Kubernetes 1.20's policy group (only v1beta1)."""
+    sim = start_kube_sim(tmp_path_factory.mktemp("contract-sim-1.20"), nodes=1, grace_cap=3600,
+                         eviction_version="v1beta1")
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+SERVERS = {"simulator": "_sim_server", "simulator-1.20": "_sim_1_20_server", "kube-apiserver": "real_apiserver"}
+
+
 @pytest.fixture(params=["simulator", "kube-apiserver"])
 def backend(request):
-    server = request.getfixturevalue("_sim_server" if request.param == "simulator" else "real_apiserver")
+    yield from _backend(request)
+
+
+@pytest.fixture(params=["simulator-1.20", "kube-apiserver"])
+def backend_1_20(request):
+    """For what only Kubernetes 1.20 does: the real server and the simulator started to mimic it."""
+    yield from _backend(request)
+
+
+def _backend(request):
+    server = request.getfixturevalue(SERVERS[request.param])
     admin = Harness(server.url, server.admin_token)
     viewer = Harness(server.url, server.viewer_token)
     admin.start_finalizer()

@@ -78,7 +78,7 @@ def test_invalid_taints_are_422_with_field_causes(backend, unique, taints):
     resp = backend.admin.req("PATCH", f"/api/v1/nodes/{name}", {"spec": {"taints": taints}}, content_type=MERGE)
     assert resp.status_code == 422
     fields = [c.get("field", "") for c in resp.json()["details"]["causes"]]
-    assert any(f.startswith("spec.taints") for f in fields)
+    assert any(f.startswith("metadata.taints[") for f in fields)  # sic: the real server's path
 
 
 def test_noop_write_keeps_resource_version(backend, unique):
@@ -245,7 +245,80 @@ def test_watch_from_a_resource_version(backend, unique):
     backend.admin.ok("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"w": "1"}}}, content_type=MERGE)
     resp = backend.admin.http.get(backend.url + "/api/v1/nodes", params={
         "watch": "1", "resourceVersion": rv, "fieldSelector": f"metadata.name={name}", "timeoutSeconds": 1},
-        timeout=30)
+        timeout=30, verify=False)
     events = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
     assert [(e["type"], e["object"]["metadata"]["labels"].get("w")) for e in events] == [("MODIFIED", "1")]
     assert int(events[0]["object"]["metadata"]["resourceVersion"]) > int(rv)
+
+
+def test_names_are_validated_on_create(backend, unique):
+    resp = backend.admin.req("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+                                                       "metadata": {"name": f"{unique}_Bad"}})
+    assert resp.status_code == 422
+    assert [c["field"] for c in resp.json()["details"]["causes"]] == ["metadata.name"]
+    resp = backend.admin.req("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {}})
+    assert resp.status_code == 422
+    assert resp.json()["message"] == ('Node "" is invalid: metadata.name: Required value: name or generateName is '
+                                      'required')
+
+
+def test_empty_label_selector_terms_are_400(backend):
+    for selector in ("a=1,", "a=1,,b=2", ",a"):
+        assert backend.admin.req("GET", "/api/v1/nodes", labelSelector=selector).status_code == 400, selector
+
+
+def test_uid_precondition_conflict_names_the_kind(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    pod = backend.admin.create_pod(ns, "p", node)
+    resp = backend.admin.req("DELETE", f"/api/v1/namespaces/{ns}/pods/p",
+                             {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "x"}})
+    assert resp.status_code == 409
+    assert resp.json()["message"] == (
+        f'Operation cannot be fulfilled on Pod "p": the UID in the precondition (x) does not match the UID in '
+        f'record ({pod["metadata"]["uid"]}). The object might have been deleted and then recreated')
+    assert resp.json()["details"] == {"name": "p", "kind": "Pod"}
+
+
+def test_second_graceful_delete_only_shortens(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    backend.admin.create_pod(ns, "p", node, grace=30)
+    path = f"/api/v1/namespaces/{ns}/pods/p"
+    backend.admin.ok("DELETE", path, gracePeriodSeconds=60)
+    backend.admin.ok("DELETE", path)  # no grace period given: the pending deletion stays as it is
+    assert backend.admin.ok("GET", path)["metadata"]["deletionGracePeriodSeconds"] == 60
+    backend.admin.ok("DELETE", path, gracePeriodSeconds=90)
+    assert backend.admin.ok("GET", path)["metadata"]["deletionGracePeriodSeconds"] == 60
+    backend.admin.ok("DELETE", path, gracePeriodSeconds=40)
+    assert backend.admin.ok("GET", path)["metadata"]["deletionGracePeriodSeconds"] == 40
+
+
+def test_eviction_success_status(backend, unique):
+    ns, node = unique, f"{unique}-n"
+    backend.admin.create_node(node)
+    backend.admin.create_pod(ns, "p", node)
+    resp = _evict(backend, ns, "p", _eviction_version(backend))
+    assert resp.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def test_kubernetes_1_20_serves_policy_v1beta1_only(backend_1_20, unique):
+    """The real 1.20 server and the simulator mimicking it (--eviction-version v1beta1)."""
+    admin = backend_1_20.admin
+    groups = {g["name"]: [v["version"] for v in g["versions"]] for g in admin.ok("GET", "/apis")["groups"]}
+    assert groups["policy"] == ["v1beta1"]
+    eviction = next(r for r in admin.ok("GET", "/api/v1")["resources"] if r["name"] == "pods/eviction")
+    assert (eviction["group"], eviction["version"]) == ("policy", "v1beta1")
+    assert admin.req("GET", "/apis/policy/v1/poddisruptionbudgets").status_code == 404
+    assert admin.req("GET", "/apis/policy/v1beta1/poddisruptionbudgets").status_code == 200
+    ns, node = unique, f"{unique}-n"
+    admin.create_node(node)
+    admin.create_pod(ns, "p", node)
+    resp = admin.req("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {
+        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p", "namespace": ns}})
+    assert resp.status_code == 400
+    assert resp.json()["message"].startswith('Eviction in version "v1" cannot be handled as a Eviction: no kind '
+                                             '"Eviction" is registered for version "policy/v1"')
+    resp = admin.req("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {
+        "apiVersion": "policy/v1beta1", "kind": "Eviction", "metadata": {"name": "p", "namespace": ns}})
+    assert resp.status_code == 201
