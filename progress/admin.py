@@ -25,6 +25,11 @@ class ProgressTaskAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     actions = ["cancel_tasks"]
 
+    def changelist_view(self, request, extra_context=None):
+        from .notify import get_notifier
+
+        return super().changelist_view(request, {**(extra_context or {}), "notifier": get_notifier().status()})
+
     @admin.action(description="Cancel the selected batches (stop at the next node)")
     def cancel_tasks(self, request, queryset):
         cancelled = 0

@@ -4,6 +4,8 @@ PostgreSQL LISTEN/NOTIFY (no Redis), Redis through channels-redis, and polling; 
 with pg_terminate_backend mid-batch; Redis stopped mid-batch. Every message once, in seq order, exact counts.
 """
 
+import re
+
 import pytest
 from django.db import connection
 
@@ -86,6 +88,18 @@ def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne
     state = wait_for_notifier(a, VERIFIED["postgres"])
     assert state["reconnects"] >= 1 and state["listener"] == "connected"
     ws.close()
+
+    # the admin shows the same state
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+    from django.contrib.auth.models import User
+
+    User.objects.create(username="root", is_staff=True, is_superuser=True,
+                        password=PBKDF2PasswordHasher().encode("secret-pw", "saltsalt"))
+    admin = Browserless(a.http_url)
+    admin.login("root", "secret-pw")
+    page = admin.get("/admin/progress/progresstask/").read().decode()
+    assert "Progress notifier on replica A" in page
+    assert re.search(r"Effective</th><td>postgres</td>", page) and "verified (round trip" in page
 
 
 def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis):
