@@ -205,6 +205,8 @@ KEYS: tuple[Key, ...] = (
         doc="milliseconds between table polls in polling mode"),
     Key("progress.safety_poll_interval", _positive_int, 10000, ("PROGRESS_SAFETY_POLL_INTERVAL",),
         doc="milliseconds between repair polls in the realtime modes"),
+    Key("progress.listener_probe_interval", _positive_int, 15000, ("PROGRESS_LISTENER_PROBE_INTERVAL",),
+        doc="milliseconds of silence after which the listener probes its connection (no echo in 5 s: reconnect)"),
     Key("progress.redis.addr", _host_port, "localhost:6379", ("PROGRESS_REDIS_ADDR",), doc="host:port"),
     Key("progress.redis.password", _str, "", ("PROGRESS_REDIS_PASSWORD",), secret=True, doc="Redis password"),
     Key("progress.redis.db", _non_negative_int, 0, ("PROGRESS_REDIS_DB",), doc="Redis database number"),

@@ -110,6 +110,8 @@ def _database(cfg: kconfig.Config) -> dict:
         "OPTIONS": {
             **conninfo,  # sslmode, application_name
             "connect_timeout": 10,
+            # a connection behind a dead route fails within ~25 s instead of hanging a worker
+            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
             "pool": {
                 "min_size": cfg["database.max_idle_conns"],
                 "max_size": cfg["database.max_open_conns"],

@@ -9,8 +9,8 @@ States, all reported by `status()`:
 - verified:   connected, and a self-probe sent through the backend came back through this very listener.
 - fallback:   the source failed; effective type = polling; it keeps retrying with backoff and switches back,
               saying so, when the source works again.
-An idle connection is probed every IDLE_PROBE_S: no echo within PROBE_TIMEOUT_S means a silently dead connection,
-which is closed and reconnected.
+An idle connection is probed every `progress.listener_probe_interval` ms: no echo within PROBE_TIMEOUT_S means
+a silently dead connection, which is closed and reconnected.
 """
 
 from __future__ import annotations
@@ -43,13 +43,14 @@ class SourceError(Exception):
 
 class Listener:
     def __init__(self, requested: str, source, deliver: Callable[[Doorbell], None], *, replica: str,
-                 poll_interval_s: float, safety_interval_s: float):
+                 poll_interval_s: float, safety_interval_s: float, idle_probe_s: float = IDLE_PROBE_S):
         self.requested = requested
         self.source = source  # None: polling only (the `polling` and `memory` types)
         self.deliver = deliver
         self.replica = replica
         self.poll_interval_s = poll_interval_s
         self.safety_interval_s = safety_interval_s
+        self.idle_probe_s = idle_probe_s
         self.watch = TableWatch(replica=f"poll:{replica}")
         self.connected = False
         self.verified = False
@@ -160,7 +161,7 @@ class Listener:
         """Wait on the receiver; when idle, probe; a probe without echo is a dead connection."""
         while True:
             before = self.doorbells
-            done, _ = await asyncio.wait({receiver}, timeout=IDLE_PROBE_S)
+            done, _ = await asyncio.wait({receiver}, timeout=self.idle_probe_s)
             if done:
                 receiver.result()  # raises the receiver's error
                 raise SourceError("the listener stopped receiving")

@@ -56,7 +56,8 @@ class Notifier:
                 self.listener = Listener(
                     self.type, self.make_source(), deliver or safe_forward, replica=self.replica,
                     poll_interval_s=config["progress.poll_interval"] / 1000,
-                    safety_interval_s=config["progress.safety_poll_interval"] / 1000)
+                    safety_interval_s=config["progress.safety_poll_interval"] / 1000,
+                    idle_probe_s=config["progress.listener_probe_interval"] / 1000)
                 self._loop = asyncio.get_running_loop()
         self.listener.start()
         return self.listener

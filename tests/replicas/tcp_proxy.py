@@ -12,6 +12,7 @@ class TcpProxy:
         self.host = host
         self.port = port
         self.accepted = 0
+        self._frozen: set[int] = set()
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -39,6 +40,12 @@ class TcpProxy:
                 pass
             conn.close()
 
+    def freeze(self) -> None:
+        """Every open connection goes silent, as behind a dead route: bytes vanish, nothing is closed.
+        New connections work."""
+        with self._lock:
+            self._frozen.update(id(conn) for conn in self._conns)
+
     def _accept(self, server: socket.socket) -> None:
         while True:
             try:
@@ -57,11 +64,11 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if id(src) not in self._frozen:
+                    dst.sendall(data)
         except OSError:
             pass
         finally:

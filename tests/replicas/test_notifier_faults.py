@@ -117,3 +117,19 @@ def test_progress_listen_prints_doorbells_as_they_arrive(test_database_env):
     assert [re.search(r"seq=(\d+)", ln).group(1) for ln in lines] == ["1", "2", "3"]
     assert all(f"task={task} user=7" in ln and "from=test-runner" in ln for ln in lines)
     assert "in-memory" in err and "stopped (postgres -> postgres)" in err
+
+
+def test_silently_dead_listener_connection_is_found_by_the_self_probe(daphne_replicas, test_database_env):
+    """No RST, no error: only the idle self-probe notices the connection is dead; the listener reconnects."""
+    real = (test_database_env["DB_HOST"], int(test_database_env["DB_PORT"]))
+    proxy = TcpProxy(real).start()
+    try:
+        a = daphne_replicas("A", DB_PORT=str(proxy.port), PROGRESS_NOTIFY_TYPE="postgres",
+                            PROGRESS_LISTENER_PROBE_INTERVAL="1000")
+        wait_for_log(a, r"verified: a self-probe went through")
+        proxy.freeze()  # every connection open now is dead, Django's pooled ones too: only the log is asked
+        log = wait_for_log(a, r"self-probe not answered", timeout=60)
+        assert "effective polling (fallback)" in log
+        wait_for_log(a, r"postgres recovered: switching back from polling to postgres", timeout=60)
+    finally:
+        proxy.stop()
