@@ -69,7 +69,7 @@ def test_django_databases_come_from_the_resolved_configuration():
     assert json.loads(result.stdout) == {
         "ENGINE": "django.db.backends.postgresql", "NAME": "urldb", "HOST": "db-host", "PORT": "5439",
         "USER": "u", "sslmode": "require", "app": "kubenode:r1",
-        "pool": {"min_size": 2, "max_size": 7, "max_lifetime": 120.0, "timeout": 30}}
+        "pool": {"min_size": 2, "max_size": 7, "max_lifetime": 120.0, "timeout": 10}}
 
 
 def test_pooled_django_connection_reaches_the_configured_postgresql(settings):
