@@ -182,12 +182,12 @@ def test_merge_patch_and_json_patch(sim, v1):
     ({"metadata": {"labels": {"ok": "bad value"}}}, "metadata.labels"),
     ({"metadata": {"labels": {"ok": "v" * 64}}}, "metadata.labels"),
     ({"metadata": {"labels": {"n" * 64: "v"}}}, "metadata.labels"),
-    ({"spec": {"taints": [{"key": "a", "effect": "Sometimes"}]}}, "spec.taints[0].effect"),
-    ({"spec": {"taints": [{"key": "a"}]}}, "spec.taints[0].effect"),
-    ({"spec": {"taints": [{"key": "bad key", "effect": "NoSchedule"}]}}, "spec.taints[0].key"),
-    ({"spec": {"taints": [{"key": "a", "value": "b c", "effect": "NoSchedule"}]}}, "spec.taints[0].value"),
+    ({"spec": {"taints": [{"key": "a", "effect": "Sometimes"}]}}, "metadata.taints[0].effect"),
+    ({"spec": {"taints": [{"key": "a"}]}}, "metadata.taints[0].effect"),
+    ({"spec": {"taints": [{"key": "bad key", "effect": "NoSchedule"}]}}, "metadata.taints[0].key"),
+    ({"spec": {"taints": [{"key": "a", "value": "b c", "effect": "NoSchedule"}]}}, "metadata.taints[0].value"),
     ({"spec": {"taints": [{"key": "a", "effect": "NoSchedule"}, {"key": "a", "value": "x", "effect": "NoSchedule"}]}},
-     "spec.taints[1]"),
+     "metadata.taints[1]"),
 ])
 def test_validation_422_names_the_field_and_changes_nothing(v1, patch, field):
     before = v1.read_node("worker-0012")
