@@ -1,7 +1,9 @@
 """Reads: nodes of a cluster as NodeInfo, one node with its pods, and the targets of a batch."""
 
+import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -13,8 +15,11 @@ from .kube import nodes as node_ops
 from .kube.nodes import ANN_AT, ANN_BY, ANN_REASON
 from .validation import selector_error
 
+log = logging.getLogger(__name__)
+
 ROLE_PREFIX = "node-role.kubernetes.io/"
 GPU_SUFFIX = "/gpu"
+FINISHED_PHASES = ("Succeeded", "Failed")  # node_ops.ACTIVE_PODS leaves these out
 
 
 class NodeNotFound(KubeError):
@@ -47,6 +52,11 @@ class NodeInfo:
     cordoned_by: str = ""
     cordoned_at: str = ""
     pods: list[dict] | None = None
+
+    @property
+    def finished_pod_count(self) -> int:
+        """Pods on the node that have finished (only known when `pods` was read, on the detail page)."""
+        return sum(1 for p in self.pods or () if p["phase"] in FINISHED_PHASES)
 
     @property
     def age_seconds(self) -> float | None:
@@ -137,38 +147,56 @@ def _check_selector(selector: str):
         raise ValidationError(f"invalid label selector {selector!r}: {selector_error(selector)}")
 
 
+class NodeList(list):
+    """NodeInfo objects, and why their pod counts are missing (pods_error), if they are."""
+
+    pods_error: str = ""
+
+
 def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", with_pod_counts: bool = False
-               ) -> list[NodeInfo]:
-    """Nodes of `cluster` (sorted by name). Raises ValidationError for a bad selector, KubeError on API errors."""
+               ) -> NodeList:
+    """Nodes of `cluster` (sorted by name). Raises ValidationError for a bad selector, KubeError on API errors.
+
+    with_pod_counts: also one cluster-wide list of the pods that are not finished (status.phase is neither
+    Succeeded nor Failed, as `kubectl describe node` counts them), read in a second thread while the nodes are
+    read, and counted into NodeInfo.pod_count by spec.nodeName. If the pods cannot be read (for instance the
+    credentials may list nodes but not pods), the nodes are still returned, pod_count stays None and
+    `pods_error` of the result says why.
+    """
     _check_selector(label_selector)
     kube = kube_client.for_cluster(cluster)
-    infos = sorted((node_info(o) for o in node_ops.list_nodes(kube, label_selector=label_selector,
-                                                              field_selector=field_selector)),
-                   key=lambda n: n.name)
-    if with_pod_counts and infos:
-        counts: dict[str, int] = {}
-        doc = kube.request("GET", "/api/v1/pods", query={"fieldSelector": "status.phase!=Succeeded,"
-                                                                          "status.phase!=Failed"},
-                           timeout=(5, 120))
-        for pod in doc.get("items") or []:
-            n = (pod.get("spec") or {}).get("nodeName")
-            if n:
-                counts[n] = counts.get(n, 0) + 1
-        for info in infos:
-            info.pod_count = counts.get(info.name, 0)
+    pool = ThreadPoolExecutor(max_workers=1) if with_pod_counts else None
+    try:
+        counts = pool.submit(node_ops.pod_counts, kube) if pool else None
+        objs = node_ops.list_nodes(kube, label_selector=label_selector, field_selector=field_selector)
+        infos = NodeList(sorted((node_info(o) for o in objs), key=lambda n: n.name))
+        if counts is not None:
+            try:
+                by_node = counts.result()
+            except KubeError as exc:
+                infos.pods_error = f"pods could not be read: {exc}"
+                log.warning("pod counts of cluster %s: %s", cluster.name, exc)
+            else:
+                for info in infos:
+                    info.pod_count = by_node.get(info.name, 0)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return infos
 
 
 # ---- A short-lived per-process cache of node lists (what the pages read) -----------------------------------
 #
-# An entry is (cluster, label selector) -> the NodeInfo list of one API list call. It is used while it is younger
-# than NODE_CACHE_SECONDS and no node mutation happened since it was filled: every mutation (ours, in any process)
-# writes an AuditEntry, so the newest AuditEntry id is the mark compared on each read (one indexed query).
+# An entry is (cluster, label selector) -> the NodeInfo list of one node list call, with the pod count of each
+# node from one pod list call read alongside it. It is used while it is younger than NODE_CACHE_SECONDS and no
+# node mutation happened since it was filled: every mutation (ours, in any process) writes an AuditEntry, so the
+# newest AuditEntry id is the mark compared on each read (one indexed query). Pods that come and go without a
+# mutation of ours show within NODE_CACHE_SECONDS.
 # Cached NodeInfo objects are shared between requests: readers must not modify them.
 
 NODE_CACHE_SECONDS = 10.0
 NODE_CACHE_ENTRIES = 4
-_cache: dict[tuple, tuple[float, object, list[NodeInfo]]] = {}
+_cache: dict[tuple, tuple[float, object, NodeList]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -182,8 +210,8 @@ def _cache_key(cluster, label_selector: str) -> tuple:
     return (cluster.pk, cluster.name, str(getattr(cluster, "updated_at", "")), label_selector)
 
 
-def cached_nodes(cluster, *, label_selector: str = "") -> list[NodeInfo]:
-    """list_nodes(cluster, label_selector=…) served from the cache when it is fresh (see above)."""
+def cached_nodes(cluster, *, label_selector: str = "") -> NodeList:
+    """list_nodes(cluster, label_selector=…, with_pod_counts=True) served from the cache when it is fresh."""
     _check_selector(label_selector)
     key = _cache_key(cluster, label_selector)
     mark = _mutation_mark()
@@ -192,7 +220,7 @@ def cached_nodes(cluster, *, label_selector: str = "") -> list[NodeInfo]:
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < NODE_CACHE_SECONDS and hit[1] == mark:
         return hit[2]
-    nodes = list_nodes(cluster, label_selector=label_selector)
+    nodes = list_nodes(cluster, label_selector=label_selector, with_pod_counts=True)
     with _cache_lock:
         _cache[key] = (now, mark, nodes)
         while len(_cache) > NODE_CACHE_ENTRIES:
@@ -222,7 +250,9 @@ def invalidate_nodes(cluster=None) -> None:
 
 
 def get_node(cluster, name: str) -> NodeInfo:
-    """One node with the pods on it; raises NodeNotFound (a KubeError) when it does not exist."""
+    """One node with all the pods on it (pod_count leaves finished ones out, as the node list does).
+
+    Raises NodeNotFound (a KubeError) when the node does not exist."""
     kube = kube_client.for_cluster(cluster)
     try:
         obj = node_ops.get_node(kube, name)
@@ -234,7 +264,7 @@ def get_node(cluster, name: str) -> NodeInfo:
     info = node_info(obj)
     pods = node_ops.list_pods_on_node(kube, name)
     info.pods = sorted((pod_summary(p) for p in pods), key=lambda p: (p["namespace"], p["name"]))
-    info.pod_count = len(info.pods)
+    info.pod_count = sum(1 for p in info.pods if p["phase"] not in FINISHED_PHASES)  # as the node list counts
     return info
 
 

@@ -316,36 +316,6 @@ def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, u
 PREVIEW_WORKERS = 8
 
 
-def _plan_pods(node: str, pods: list[dict], params: dict, pdbs: list[dict], budget: dict) -> dict:
-    """drain_ops.plan_node on pods already read (the preview reads the pods of many nodes in parallel)."""
-    evict, skip, blocked = [], [], []
-    for pod in pods:
-        action, why = drain_ops.classify(pod, params)
-        if action == "skip":
-            skip.append(drain_ops._entry(pod, "skip", why))
-            continue
-        if action == "refuse":
-            blocked.append(drain_ops._entry(pod, "blocked", why))
-            continue
-        if not params.get("disable_eviction") and (pod.get("status") or {}).get("phase") not in ("Pending",):
-            matching = drain_ops.pdbs_for(pod, pdbs)
-            if len(matching) > 1:
-                names = ", ".join(sorted((p["metadata"]["name"]) for p in matching))
-                blocked.append(drain_ops._entry(pod, "blocked", f"more than one PodDisruptionBudget ({names})"))
-                continue
-            if matching:
-                pdb = matching[0]
-                key = f"{pdb['metadata'].get('namespace')}/{pdb['metadata']['name']}"
-                allowed = budget.setdefault(key, int((pdb.get("status") or {}).get("disruptionsAllowed") or 0))
-                if allowed <= 0:
-                    blocked.append(drain_ops._entry(pod, "blocked", f"PodDisruptionBudget {key} allows no "
-                                                                    "disruption now"))
-                    continue
-                budget[key] = allowed - 1
-        evict.append(drain_ops._entry(pod, "evict", why))
-    return {"node": node, "evict": evict, "skip": skip, "blocked": blocked, "ok": not blocked}
-
-
 def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
     """Per node: pods that would be evicted, skipped (why) or blocked (why). Changes nothing.
 
@@ -375,7 +345,7 @@ def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
             error = f"node {node!r} not found in cluster {cluster.name}" if pods.status == 404 else str(pods)
             plans.append({"node": node, "ok": False, "evict": [], "skip": [], "blocked": [], "error": error})
             continue
-        plan = _plan_pods(node, pods, params, pdbs, budget)
+        plan = drain_ops.plan_pods(node, pods, params, pdbs, budget)
         plan["error"] = ""
         plans.append(plan)
     return plans

@@ -14,7 +14,8 @@ from .models import AuditEntry, Cluster, LabelTaintTemplate
 
 PAGE_SIZE = 100
 SORTS = {"name": lambda n: n.name, "status": lambda n: n.status, "version": lambda n: n.kubelet_version,
-         "age": lambda n: -(n.age_seconds or 0), "roles": lambda n: ",".join(n.roles)}
+         "age": lambda n: -(n.age_seconds or 0), "roles": lambda n: ",".join(n.roles),
+         "pods": lambda n: (n.pod_count is None, -(n.pod_count or 0))}  # most pods first, unknown counts last
 
 
 def cluster_list(request):
@@ -45,9 +46,10 @@ def node_list(request, cluster):
     q, selector = g.get("q", "").strip(), g.get("selector", "").strip()
     status, role, taint = g.get("status", ""), g.get("role", ""), g.get("taint", "").strip()
     sort = g.get("sort", "name") if g.get("sort", "name") in SORTS else "name"
-    error, nodes = "", []
+    error, nodes, pods_error = "", [], ""
     try:
         nodes = selectors.cached_nodes(cluster, label_selector=selector)
+        pods_error = nodes.pods_error
     except ValidationError as exc:
         error = f"Invalid label selector: {'; '.join(exc.messages)}"
     except KubeError as exc:
@@ -61,7 +63,8 @@ def node_list(request, cluster):
     params.pop("page", None)
     params.pop("task", None)
     return render(request, "nodes/node_list.html", {
-        "cluster": cluster, "page": page, "total": len(nodes), "error": error, "q": q, "selector": selector,
+        "cluster": cluster, "page": page, "total": len(nodes), "error": error, "pods_error": pods_error,
+        "q": q, "selector": selector,
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
         "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
         "actions": roles.allowed_actions(request.user), "templates": LabelTaintTemplate.objects.all(),
@@ -88,7 +91,10 @@ def all_nodes(request):
     rows, errors = [], []
     for cluster in Cluster.objects.order_by("name"):
         try:
-            rows += [(cluster, n) for n in selectors.cached_nodes(cluster, label_selector=selector)]
+            nodes = selectors.cached_nodes(cluster, label_selector=selector)
+            rows += [(cluster, n) for n in nodes]
+            if nodes.pods_error:
+                errors.append(f"Cluster {cluster.name}: {nodes.pods_error}")
         except ValidationError as exc:
             errors.append(f"Invalid label selector: {'; '.join(exc.messages)}")
             break

@@ -111,6 +111,16 @@ def pdbs_for(pod: dict, pdbs: list[dict]) -> list[dict]:
 def plan_node(kube: Kube, node: str, params: dict, pdbs: list[dict], budget: dict) -> dict:
     """What a drain of `node` would do now, changing nothing. `budget` tracks disruptions across nodes."""
     pods = node_ops.list_pods_on_node(kube, node, label_selector=params.get("pod_selector", ""))
+    return plan_pods(node, pods, params, pdbs, budget)
+
+
+def plan_pods(node: str, pods: list[dict], params: dict, pdbs: list[dict], budget: dict) -> dict:
+    """The drain plan of `node` from its pods, already read (no API call).
+
+    `pods` are the pods on the node (already filtered by params["pod_selector"]), `pdbs` the cluster's
+    PodDisruptionBudgets, and `budget` maps "namespace/name" of a PDB to the disruptions still allowed: it is
+    filled and spent here, so planning several nodes in drain order with one `budget` spends each PDB once.
+    """
     evict, skip, blocked = [], [], []
     for pod in pods:
         action, why = classify(pod, params)

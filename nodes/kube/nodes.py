@@ -17,17 +17,40 @@ def node_path(name: str) -> str:
     return f"/api/v1/nodes/{q(name)}"
 
 
-def list_nodes(kube: Kube, *, label_selector: str = "", field_selector: str = "") -> list[dict]:
-    """All nodes (paged by the server when it supports limit/continue)."""
-    items, token = [], None
+# Pods that occupy a node: what `kubectl describe node` lists as "Non-terminated Pods".
+ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+LIST_CHUNK = 5000
+
+
+def _pages(kube: Kube, path: str, *, label_selector: str = "", field_selector: str = ""):
+    """The items of a list, page by page (the server pages when it supports limit/continue)."""
+    token = None
     while True:
-        doc = kube.request("GET", "/api/v1/nodes", query={
-            "labelSelector": label_selector, "fieldSelector": field_selector, "limit": 5000, "continue": token,
+        doc = kube.request("GET", path, query={
+            "labelSelector": label_selector, "fieldSelector": field_selector, "limit": LIST_CHUNK,
+            "continue": token,
         }, timeout=(5, 120))
-        items.extend(doc.get("items") or [])
+        yield doc.get("items") or []
         token = (doc.get("metadata") or {}).get("continue")
         if not token:
-            return items
+            return
+
+
+def list_nodes(kube: Kube, *, label_selector: str = "", field_selector: str = "") -> list[dict]:
+    """All nodes."""
+    return [node for page in _pages(kube, "/api/v1/nodes", label_selector=label_selector,
+                                    field_selector=field_selector) for node in page]
+
+
+def pod_counts(kube: Kube) -> dict[str, int]:
+    """Number of pods per node name, finished pods (Succeeded, Failed) left out: one cluster-wide list."""
+    counts: dict[str, int] = {}
+    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS):
+        for pod in page:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                counts[node] = counts.get(node, 0) + 1
+    return counts
 
 
 def get_node(kube: Kube, name: str) -> dict:

@@ -181,3 +181,20 @@ def test_drain_plan_changes_nothing(sim):
         node = sim.api.read_node(n)
         assert node.metadata.resource_version == rv[n] and not node.spec.unschedulable
     assert not AuditEntry.objects.exists()
+
+
+def test_plan_of_pods_already_read_is_the_plan_of_each_node_in_turn(sim):
+    """services.drain_plan reads pods in parallel and plans with drain.plan_pods: same as plan_node, node after
+    node, with one disruption budget spent across them."""
+    from nodes.kube import client as kube_client
+    from nodes.kube import drain as drain_ops
+
+    params = services.validate_action("drain", {"ignore_daemonsets": True})
+    nodes = sorted(n for n in pods_by_node(sim.api) if n and n.startswith("worker"))
+    kube = kube_client.for_cluster(sim.cluster)
+    pdbs, budget = drain_ops.list_pdbs(kube), {}
+    one_by_one = [drain_ops.plan_node(kube, n, params, pdbs, budget) for n in nodes]
+    planned = services.drain_plan(sim.cluster, nodes, params)
+    assert [{k: v for k, v in p.items() if k != "error"} for p in planned] == one_by_one
+    assert all(p["error"] == "" for p in planned)
+    assert any(p["blocked"] for p in planned) and any(p["evict"] for p in planned)
