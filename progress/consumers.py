@@ -6,6 +6,8 @@ message frames {"task", "seq", "type" (progress/complete/error/cancelled/interru
 "succeeded", "failed", "node", "outcome", "error"[, "detail"]}; {"type": "protocol_error", "error": text}
 for frames the server cannot accept (the connection stays open).
 Per connection, each task has a cursor (the last seq sent): no seq is ever sent twice.
+Tasks in the snapshot go live from their last_seq at connect (the snapshot carries their counters); a resume asks for
+what came before, and gets exactly the part this connection has not sent. Tasks created later go live from seq 1.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ def _task_owner(user, task_id):
 
 
 @database_sync_to_async
-def _messages_after(task_id, after_seq):
-    return selectors.messages_after(task_id, after_seq)
+def _messages_after(task_id, after_seq, up_to=None):
+    return selectors.messages_after(task_id, after_seq, up_to=up_to)
 
 
 _shared_reads: dict[tuple, asyncio.Future] = {}
@@ -68,11 +70,14 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         remember_serving_loop()
         self.user = user
-        self.cursors: dict[str, int] = {}
+        self.cursors: dict[str, int] = {}  # last seq sent, per task
+        self.floors: dict[str, int] = {}  # everything in (floor, cursor] was sent
+        self.baselines: dict[str, int] = {}  # last_seq of the tasks in the snapshot
         self.groups_joined = {user_group(user.pk)}
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
         tasks = await _snapshot(user)
+        self.baselines = {t["task"]: t["last_seq"] for t in tasks}
         await self.send_json({"type": "snapshot", "tasks": tasks})
 
     async def disconnect(self, code):
@@ -98,7 +103,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             if group not in self.groups_joined:
                 self.groups_joined.add(group)
                 await self.channel_layer.group_add(group, self.channel_name)
-        self.cursors[task_id] = max(after, self.cursors.get(task_id, 0))
+        if task_id not in self.cursors:
+            self.cursors[task_id] = self.floors[task_id] = after
+            self.baselines.pop(task_id, None)
+        elif after < self.floors[task_id]:
+            await self._backfill(task_id, after)
         await self._push(task_id)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
@@ -113,6 +122,14 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("binary frame")
         return await super().decode_json(text_data)
 
+    async def dispatch(self, message):
+        if message.get("type") == "progress.doorbell":
+            # Channels runs close_old_connections (a hop to the sync thread) before every handler; this one
+            # reaches the database only through database_sync_to_async, which closes stale connections itself.
+            await self.progress_doorbell(message)
+            return
+        await super().dispatch(message)
+
     async def progress_doorbell(self, event):
         task_id = str(event.get("task"))
         if task_id not in self.cursors:
@@ -122,7 +139,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                 return
             if owner != self.user.pk:
                 return  # another user's task reached us through a watched group; only resumed ones
-            self.cursors[task_id] = 0
+            self.cursors[task_id] = self.floors[task_id] = self.baselines.pop(task_id, 0)
         if int(event.get("seq", 0)) <= self.cursors[task_id]:
             return
         log.debug("doorbell received task=%s seq=%s replica=%s", task_id, event.get("seq"), event.get("replica"))
@@ -147,6 +164,19 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                 sent += 1
             if len(frames) < selectors.PAGE_SIZE:
                 return sent
+
+    async def _backfill(self, task_id: str, after: int) -> None:
+        """Send (after, floor]: the history before what this connection has already sent."""
+        floor = self.floors[task_id]
+        cursor = after
+        while cursor < floor:
+            frames = await _messages_after(task_id, cursor, up_to=floor)
+            for frame in frames:
+                await self.send_json(frame)
+            if len(frames) < selectors.PAGE_SIZE:
+                break
+            cursor = frames[-1]["seq"]
+        self.floors[task_id] = after
 
     async def _error(self, text: str, **extra) -> None:
         await self.send_json({"type": "protocol_error", "error": text, **extra})

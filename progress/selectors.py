@@ -46,9 +46,11 @@ def message_frame(msg: ProgressMessage, task_id=None) -> dict:
     return frame
 
 
-def messages_after(task_id, after_seq: int, limit: int = PAGE_SIZE) -> list[dict]:
-    rows = ProgressMessage.objects.filter(task_id=task_id, seq__gt=after_seq).order_by("seq")[:limit]
-    return [message_frame(m, task_id) for m in rows]
+def messages_after(task_id, after_seq: int, limit: int = PAGE_SIZE, up_to: int | None = None) -> list[dict]:
+    rows = ProgressMessage.objects.filter(task_id=task_id, seq__gt=after_seq)
+    if up_to is not None:
+        rows = rows.filter(seq__lte=up_to)
+    return [message_frame(m, task_id) for m in rows.order_by("seq")[:limit]]
 
 
 def task_state(task: ProgressTask) -> dict:
