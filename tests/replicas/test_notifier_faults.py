@@ -133,3 +133,14 @@ def test_silently_dead_listener_connection_is_found_by_the_self_probe(daphne_rep
         wait_for_log(a, r"postgres recovered: switching back from polling to postgres", timeout=60)
     finally:
         proxy.stop()
+
+
+def test_redis_through_sentinel(daphne_replicas, test_database_env, redis_sentinel):
+    env = {"PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_SENTINEL_ADDRS": f"127.0.0.1:{redis_sentinel}",
+           "PROGRESS_REDIS_ADDR": f"127.0.0.1:{free_port()}"}  # the plain address is not used with Sentinels
+    checked = manage("notifier_check", "--json", env={**test_database_env, **env})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert json.loads(checked.stdout)["effective"] == "redis"
+    a = daphne_replicas("A", **env)
+    state = wait_for_notifier(a, lambda s: s.get("verified"))
+    assert (state["effective"], state["fallback"]) == ("redis", False)
