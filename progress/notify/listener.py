@@ -97,8 +97,13 @@ class Listener:
         self._tasks = [asyncio.ensure_future(self._poll_loop())]
         if self.source is not None:
             self._tasks.append(asyncio.ensure_future(self._source_loop()))
-        log.info("notifier: requested %s, effective %s, listener %s (replica %s)", self.requested, self.effective,
-                 "connecting" if self.source else f"polling every {self.current_poll_interval() * 1000:.0f} ms",
+        if self.source is not None:
+            what = "listener connecting, not verified yet"
+        elif self.requested == "polling":
+            what = f"polling the task table every {self.current_poll_interval() * 1000:.0f} ms"
+        else:
+            what = f"in-process delivery, safety poll every {self.current_poll_interval() * 1000:.0f} ms"
+        log.info("notifier: requested %s, effective %s, %s (replica %s)", self.requested, self.effective, what,
                  self.replica)
 
     async def stop(self) -> None:
