@@ -45,7 +45,7 @@ apiserver-run: venv kube-apiserver var/secret_key
 	scripts/kube-apiserver.sh start var/kube-apiserver
 	$(PY) -m tests.contract.seed var/kube-apiserver 3
 	nohup $(PY) -m tests.contract.seed var/kube-apiserver --kubelet >var/kube-apiserver/kubelet.log 2>&1 &
-	export DEBUG=true SECRET_KEY=$$(cat var/secret_key) && $(PY) manage.py migrate --noinput && \
+	export DEBUG=true SECRET_KEY=$$(cat var/secret_key) && $(PY) manage.py migrate --noinput -v 0 && \
 		$(PY) manage.py cluster_import --name kube-apiserver var/kube-apiserver/kubeconfig && \
 		$(PY) manage.py cluster_check kube-apiserver
 	@echo "kube-apiserver running; 'make run' serves kubenode with it; stop: scripts/kube-apiserver.sh stop var/kube-apiserver"

@@ -240,21 +240,19 @@ def test_drain_preview_changes_nothing(backend, cluster, unique):
 
 def test_drain_waits_on_429_until_the_budget_allows(backend, cluster, user, unique):
     ns, node = drain_setup(backend, unique)
-    allowed = threading.Event()
+    calls = []
 
-    def allow_later():  # the disruption controller, once replacements are healthy elsewhere
-        allowed.wait(1.5)
-        backend.admin.set_pdb_allowed(ns, "web", 2, healthy=2)
+    def should_stop():
+        """The drain asks this between its passes: after the first pass (429s), the budget starts allowing,
+        as the disruption controller would once replacements are healthy elsewhere."""
+        calls.append(1)
+        if len(calls) == 2:
+            backend.admin.set_pdb_allowed(ns, "web", 2, healthy=2)
+        return False
 
-    thread = threading.Thread(target=allow_later)
-    thread.start()
-    try:
-        out = services.run_node_action(cluster, node, "drain", {
-            "reason": "kernel upgrade", "ignore_daemonsets": True, "delete_emptydir_data": True, "timeout": 60},
-            user=user)
-    finally:
-        allowed.set()
-        thread.join()
+    out = services.run_node_action(cluster, node, "drain", {
+        "reason": "kernel upgrade", "ignore_daemonsets": True, "delete_emptydir_data": True, "timeout": 60},
+        user=user, should_stop=should_stop)
     assert out.ok, out.error
     report = {p["name"]: p for p in out.detail["pods"]}
     assert {n: p["action"] for n, p in report.items()} == {
@@ -269,9 +267,9 @@ def test_drain_waits_on_429_until_the_budget_allows(backend, cluster, user, uniq
 def test_drain_blocked_by_budget_times_out_cordoned(backend, cluster, user, unique):
     ns, node = drain_setup(backend, unique)
     out = services.run_node_action(cluster, node, "drain", {
-        "ignore_daemonsets": True, "delete_emptydir_data": True, "timeout": 3}, user=user)
+        "ignore_daemonsets": True, "delete_emptydir_data": True, "timeout": 6}, user=user)
     assert not out.ok
-    assert out.error == (f"drain of {node} timed out after 3s: 2 blocked ({ns}/web-1, {ns}/web-2); "
+    assert out.error == (f"drain of {node} timed out after 6s: 2 blocked ({ns}/web-1, {ns}/web-2); "
                          "node left cordoned")
     report = {p["name"]: p for p in out.detail["pods"]}
     assert "disruption budget" in report["web-1"]["reason"] and report["web-1"]["action"] == "blocked"
