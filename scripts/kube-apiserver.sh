@@ -4,7 +4,7 @@
 #   scripts/kube-apiserver.sh path         print the cached binary path (exit 1 when not built)
 #   scripts/kube-apiserver.sh start DIR    etcd + kube-apiserver on free loopback ports; writes DIR/kubeconfig,
 #                                          DIR/viewer-kubeconfig (read-only), DIR/env, DIR/*.pid
-#   scripts/kube-apiserver.sh stop DIR     stop both and delete DIR's data
+#   scripts/kube-apiserver.sh stop DIR     stop them (and the pod finisher of make apiserver-run), delete data
 set -euo pipefail
 VERSION=v1.20.2
 SRC_VERSION=1.20.5+really1.20.2
