@@ -1,7 +1,8 @@
 """kubenode's ASGI application plus one bench-only HTTP path, so a real replica can be told to commit a step.
 
-``/__bench/batch?cluster=C&action=A&params=JSON`` starts a real batch on every node through the runner of this
-replica; ``/__bench/rings?task=ID`` lists when this process rang the doorbell for the task (one per flush);
+``/__bench/batch?cluster=C&action=A&params=JSON[&submit=0]`` starts a real batch on every node through the runner
+of this replica (``submit=0``: created only, ``/__bench/submit?task=ID`` starts it, so a client can watch first);
+``/__bench/rings?task=ID`` lists when this process rang the doorbell for the task (one per flush);
 ``/__bench/task?total=N`` creates a running task for the bench user; ``/__bench/step?task=ID&node=NAME[&final=1]``
 commits one step through kubenode's own writer (rows, counters and the doorbell of the configured notifier, in one
 transaction) and answers with the wall-clock time taken just before the commit began. Used only by ``bench/``.
@@ -31,10 +32,14 @@ def _create_task(total: int) -> str:
 
 
 def _step(task_id: str, node: str, final: bool) -> dict:
+    from django.db import connection
+
     from progress.models import MessageType
     from progress.writer import Event, flush_events
 
     _count_rings()
+    # The runner's flusher holds its connection while a task runs: check one out of the pool before the clock starts.
+    connection.ensure_connection()
     t0 = time.time()
     if final:
         seq = flush_events(task_id, [Event(type=MessageType.COMPLETE)], final_status="auto")
@@ -63,7 +68,15 @@ def _count_rings() -> None:
     notifier._bench_counted = True
 
 
-def _batch(cluster: str, action: str, params: str) -> dict:
+def _submit(task_id: str) -> dict:
+    from progress.runner import get_runner
+
+    _count_rings()
+    get_runner().submit(task_id)
+    return {"task": task_id}
+
+
+def _batch(cluster: str, action: str, params: str, submit: bool = True) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -74,14 +87,15 @@ def _batch(cluster: str, action: str, params: str) -> dict:
     user = get_user_model().objects.get(username=os.environ.get("BENCH_USER", "bench"))
     with transaction.atomic():
         task = services.create_task(user, Cluster.objects.get(name=cluster), action, json.loads(params),
-                                    all_nodes=True)
+                                    all_nodes=True, submit=submit)
     return {"task": str(task.pk), "total": task.total}
 
 
 def _notifier() -> dict:
     from progress.notify import get_notifier
 
-    return {"effective": type(get_notifier()).__name__}
+    notifier = get_notifier()
+    return {"effective": type(notifier).__name__, "status": notifier.status()}
 
 
 async def _bench_http(scope, receive, send) -> None:
@@ -98,7 +112,10 @@ async def _bench_http(scope, receive, send) -> None:
         elif op == "step":
             body = await database_sync_to_async(_step)(query["task"], query.get("node", ""), query.get("final") == "1")
         elif op == "batch":
-            body = await database_sync_to_async(_batch)(query["cluster"], query["action"], query.get("params", "{}"))
+            body = await database_sync_to_async(_batch)(query["cluster"], query["action"], query.get("params", "{}"),
+                                                         query.get("submit", "1") == "1")
+        elif op == "submit":
+            body = await database_sync_to_async(_submit)(query["task"])
         elif op == "rings":
             body = {"rings": RINGS.get(query["task"], [])}
         elif op == "notifier":

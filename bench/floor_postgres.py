@@ -50,6 +50,55 @@ async def _round_trips(dbname: str, samples: int, with_insert: bool) -> list[flo
         await listener.close()
 
 
+class FloorProbe:
+    """One INSERT + NOTIFY + COMMIT → listener round trip at a time, to interleave with another measurement."""
+
+    def __init__(self, dbname: str):
+        self.dbname = dbname
+        self.samples: list[float] = []
+        self._seq = 0
+
+    async def __aenter__(self) -> FloorProbe:
+        import psycopg
+
+        self.listener = await psycopg.AsyncConnection.connect(**pg_conninfo(self.dbname))
+        self.writer = await psycopg.AsyncConnection.connect(**{**pg_conninfo(self.dbname), "autocommit": False})
+        await self.writer.execute(
+            "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, seq int, body text)")
+        await self.writer.commit()
+        await self.listener.execute(f"LISTEN {CHANNEL}_probe")
+        self.received: asyncio.Queue = asyncio.Queue()
+
+        async def pump() -> None:
+            async for note in self.listener.notifies():
+                self.received.put_nowait((time.perf_counter(), note.payload))
+
+        self._pump = asyncio.create_task(pump())
+        for _ in range(3):  # warm-up
+            await self.round_trip(keep=False)
+        return self
+
+    async def round_trip(self, keep: bool = True) -> float:
+        self._seq += 1
+        seq = str(self._seq)
+        start = time.perf_counter()
+        await self.writer.execute("INSERT INTO bench_rows (seq, body) VALUES (%s, %s)", (self._seq, "x" * 200))
+        await self.writer.execute("SELECT pg_notify(%s, %s)", (f"{CHANNEL}_probe", seq))
+        await self.writer.commit()
+        while True:
+            at, payload = await asyncio.wait_for(self.received.get(), 5)
+            if payload == seq:
+                break
+        if keep:
+            self.samples.append(at - start)
+        return at - start
+
+    async def __aexit__(self, *exc) -> None:
+        self._pump.cancel()
+        await self.writer.close()
+        await self.listener.close()
+
+
 def run(quick: bool = False) -> dict:
     samples = 50 if quick else 500
     with throwaway_database("floor") as dbname:

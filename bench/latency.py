@@ -3,11 +3,15 @@
 Both replicas are real daphne processes on a migrated throw-away database; B commits each step through kubenode's
 own writer (see bench/asgi_app.py) and stamps the wall time just before its transaction; the client of A stamps
 the frame's arrival. Backends: memory (one process: A is B), postgres, redis, polling. Steps are paced at 50/s.
+Each backend waits until both replicas run the requested notifier class (with a verified listener for postgres
+and redis). After every step the floor — a raw INSERT + NOTIFY + COMMIT → psycopg listener round trip on the same
+database — is measured once, so each backend is compared with a floor taken under the same load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 from bench.common import ROOT, Unavailable, summary_ms
 from bench.stack import Stack, kubenode_stack
@@ -18,25 +22,54 @@ EXPECTED = {"memory": "MemoryNotifier", "postgres": "PostgresNotifier", "redis":
             "polling": "PollingNotifier"}
 
 
-async def _measure(stack: Stack, a, b, samples: int, pace_s: float) -> list[float]:
+async def _measure(stack: Stack, a, b, samples: int, pace_s: float) -> dict:
+    """Steps committed on B, frames on a client of A; a floor round trip interleaved after every step."""
+    from bench.floor_postgres import FloorProbe
+
     watcher = Watcher(a.ws_url, stack.cookie, a.http_url)
     await watcher.connect()
     try:
-        task = (await ahttp_json(f"{b.http_url}/__bench/task?total={samples + 5}"))["task"]
-        await watcher.resume(task, 0)
-        await asyncio.sleep(0.2)
-        out = []
-        for i in range(samples + 5):
-            step = await ahttp_json(f"{b.http_url}/__bench/step?task={task}&node=n{i}")
-            if "error" in step:
-                raise RuntimeError(step["error"])
-            arrival = await watcher.wait_for(task, int(step["seq"]), timeout=15)
-            if i >= 5:
-                out.append(max(0.0, arrival - step["t0"]))
-            await asyncio.sleep(pace_s)
-        return out
+        async with FloorProbe(stack.dbname) as floor:
+            task = (await ahttp_json(f"{b.http_url}/__bench/task?total={samples + 5}"))["task"]
+            await watcher.resume(task, 0)
+            await asyncio.sleep(0.2)
+            total, commit, delivery = [], [], []
+            for i in range(samples + 5):
+                step = await ahttp_json(f"{b.http_url}/__bench/step?task={task}&node=n{i}")
+                if "error" in step:
+                    raise RuntimeError(step["error"])
+                arrival = await watcher.wait_for(task, int(step["seq"]), timeout=15)
+                await floor.round_trip(keep=i >= 5)
+                if i >= 5:
+                    total.append(max(0.0, arrival - step["t0"]))
+                    commit.append(max(0.0, step["t1"] - step["t0"]))
+                    delivery.append(max(0.0, arrival - step["t1"]))
+                await asyncio.sleep(pace_s)
+            floor_samples = floor.samples
     finally:
         await watcher.close()
+    out = summary_ms(total)
+    out["floor"] = summary_ms(floor_samples)
+    out["vs_floor_p50"] = round(out["p50_ms"] / out["floor"]["p50_ms"], 2) if out["floor"]["p50_ms"] else None
+    # where the time goes: B's writer transaction (t0 → committed) and committed → frame on A's client
+    out["commit_p50_ms"] = summary_ms(commit)["p50_ms"]
+    out["commit_to_frame"] = summary_ms(delivery)
+    return out
+
+
+async def _wait_ready(replica, backend: str, timeout: float = 30) -> dict:
+    """The replica's notifier is the requested class and (for a realtime backend) its listener is verified."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await ahttp_json(f"{replica.http_url}/__bench/notifier")
+        status = info.get("status") or {}
+        if info.get("effective") != EXPECTED[backend]:
+            raise Unavailable(f"requested {backend}, replica runs {info.get('effective')}")
+        if backend in ("memory", "polling") or (status.get("verified") and status.get("effective") == backend):
+            return status
+        if asyncio.get_running_loop().time() > deadline:
+            raise Unavailable(f"{backend} listener of {replica.name} not verified: {status}")
+        await asyncio.sleep(0.1)
 
 
 def _backend(stack: Stack, backend: str, quick: bool) -> dict:
@@ -45,19 +78,17 @@ def _backend(stack: Stack, backend: str, quick: bool) -> dict:
     a = stack.replica(f"a-{backend}", backend)
     b = a if backend == "memory" else stack.replica(f"b-{backend}", backend)
     try:
-        effective = ahttp_sync(f"{b.http_url}/__bench/notifier").get("effective")
-        if effective != EXPECTED[backend]:
-            raise Unavailable(f"requested {backend}, replica runs {effective}")
-        samples = (8 if quick else 60) if backend == "polling" else (30 if quick else 400)
-        return summary_ms(asyncio.run(_measure(stack, a, b, samples, 0.02)))
+        async def measure() -> dict:
+            for replica in {a.name: a, b.name: b}.values():
+                await _wait_ready(replica, backend)
+            samples = (8 if quick else 60) if backend == "polling" else (30 if quick else 400)
+            return await _measure(stack, a, b, samples, 0.02)
+
+        out = asyncio.run(measure())
+        out["replicas"] = 1 if a is b else 2
+        return out
     finally:
         stack.stop_replicas()
-
-
-def ahttp_sync(url: str) -> dict:
-    from bench.wsclient import http_json
-
-    return http_json(url)
 
 
 async def _batch_100(stack: Stack, replica) -> dict:
@@ -74,11 +105,16 @@ async def _batch_100(stack: Stack, replica) -> dict:
     await watcher.connect()
     try:
         params = quote(json.dumps({"set": {"bench-latency": "yes"}, "remove": []}))
-        started = await ahttp_json(f"{replica.http_url}/__bench/batch?cluster=bench&action=label&params={params}")
+        started = await ahttp_json(
+            f"{replica.http_url}/__bench/batch?cluster=bench&action=label&params={params}&submit=0")
         if "error" in started:
             raise RuntimeError(started["error"])
         task = started["task"]
-        await watcher.resume(task, 0)
+        await watcher.resume(task, 0)  # the client watches before the batch starts, as the page does
+        await asyncio.sleep(0.2)
+        submitted = await ahttp_json(f"{replica.http_url}/__bench/submit?task={task}")
+        if "error" in submitted:
+            raise RuntimeError(submitted["error"])
         with psycopg.connect(**pg_conninfo(stack.dbname)) as conn:
             for _ in range(600):
                 status, last_seq = conn.execute("SELECT status, last_seq FROM progress_progresstask WHERE id = %s",
@@ -115,11 +151,13 @@ def batch_100(quick: bool) -> dict:
 def run(quick: bool = False) -> dict:
     out: dict = {}
     try:
+        if os.environ.get("BENCH_SKIP_BATCH_100"):
+            raise Unavailable("skipped (BENCH_SKIP_BATCH_100)")
         out["batch_100"] = batch_100(quick)
     except Exception as exc:  # noqa: BLE001 - recorded, the backends below still run
         out["batch_100"] = {"first_ms": None, "completion_ms": None, "reason": f"{type(exc).__name__}: {exc}"[:300]}
     with kubenode_stack("latency") as stack:
-        for backend in BACKENDS:
+        for backend in [b for b in os.environ.get("BENCH_BACKENDS", ",".join(BACKENDS)).split(",") if b]:
             try:
                 out[backend] = _backend(stack, backend, quick)
             except Unavailable as exc:
