@@ -1,0 +1,36 @@
+"""The embedded default (SQLite, memory notifier): 20 workers writing results and audit rows at once, no lock errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args, env):
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_sqlite_batch_with_twenty_workers_ends_with_exact_counts(kube_sim, tmp_path):
+    sim = kube_sim(nodes=300, latency_ms=2, fail_rate=0.1, seed=5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_", "PROGRESS_"))}
+    env.update({"DB_TYPE": "sqlite", "DB_NAME": str(tmp_path / "kubenode.sqlite3"), "SECRET_KEY": "s" * 50,
+                "DJANGO_SETTINGS_MODULE": "kubenode.settings", "KUBENODE_DATA_DIR": str(tmp_path)})
+    env.pop("KUBENODE_CONFIG", None)
+    for args in (["migrate", "-v0"], ["shell", "-c", "from django.contrib.auth.models import User; "
+                                      "User.objects.create_user('ops', password='pw-ops-1234')"],
+                 ["cluster_import", sim.kubeconfig, "--name", "sim", "--simulated"]):
+        done = manage(*args, env=env)
+        assert done.returncode == 0, done.stderr
+    result = manage("node_batch", "--cluster", "sim", "--user", "ops", "--action", "label", "--set", "lot=a",
+                    "--all", "--concurrency", "20", "--wait", "--json", env=env)
+    assert "database is locked" not in result.stderr + result.stdout
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert result.returncode == 1  # the simulator failed some PATCHes
+    assert summary["total"] == 300 and summary["succeeded"] + summary["failed"] == 300
+    assert 0 < summary["failed"] == len(summary["failed_nodes"])
+    audit = manage("shell", "-c", "from nodes.models import AuditEntry; print(AuditEntry.objects.count())", env=env)
+    assert int(audit.stdout.strip().splitlines()[-1]) == 300  # one audit record per node, failed ones too
