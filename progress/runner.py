@@ -224,6 +224,8 @@ class Runner:
         from nodes import services as node_services
 
         try:
+            if run.stopping.is_set():
+                return  # queued behind a full pool when the replica began to shut down: never started
             close_old_connections()
             try:
                 outcome = node_services.run_node_action(task.cluster, node, task.action, task.parameters,
