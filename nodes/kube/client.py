@@ -8,6 +8,8 @@ import json
 import threading
 from urllib.parse import quote
 
+from kubenode import metrics
+
 from .errors import KubeError, from_exception, from_response
 
 CONNECT_TIMEOUT = 5
@@ -54,6 +56,7 @@ class Kube:
         except Exception as exc:  # transport errors: urllib3, socket, TLS
             status = getattr(exc, "status", None)
             if status:
+                metrics.kube_api_error(status)
                 raise KubeError(f"HTTP {status}: {getattr(exc, 'reason', '')}", status=status) from None
             raise from_exception(exc, self.server) from None
         if not 200 <= resp.status <= 299:
