@@ -197,7 +197,13 @@ def markdown(r: dict) -> str:
         "measured in the same run on the same machine; the raw figures are in `bench/results/latest.json`.",
         "",
         f"- Date: {r['date']}",
-        f"- Machine: {m['cores']} cores, load average {', '.join(str(x) for x in m['load_average'])} (at the end)",
+        f"- Machine: {m['cores']} cores, load average {', '.join(str(x) for x in m['load_average'])} (at the end)"
+        + (f", {', '.join(str(x) for x in m['load_average_start'])} (at the start)"
+           if m.get("load_average_start") else ""),
+        *([f"- Seconds per benchmark: {', '.join(f'{k} {v}' for k, v in r['seconds_per_benchmark'].items())}"]
+          if r.get("seconds_per_benchmark") else []),
+        *([f"- 1-min load after each: {', '.join(f'{k} {v}' for k, v in m['load_1min_after_each'].items())}"]
+          if m.get("load_1min_after_each") else []),
         "",
         "| Figure | Value | Compared with |",
         "|---|---:|---|",
@@ -224,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in only if m not in MODULES]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
-    raw, reasons, seconds = {}, {}, {}
+    raw, reasons, seconds, loads = {}, {}, {}, {}
+    load_start = machine()["load_average"]
     for name in MODULES:
         if only and name not in only:
             reasons[name] = "not run (--only)"
@@ -233,10 +240,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"· {name} …", file=sys.stderr, flush=True)
         raw[name], reasons[name] = run_module(name, args.quick)
         seconds[name] = round(time.perf_counter() - start, 1)
+        loads[name] = machine()["load_average"][0]
         if reasons[name]:
             print(f"  {name}: null ({reasons[name]})", file=sys.stderr, flush=True)
     result = assemble(raw, reasons, args.quick, seconds)
+    result["machine"]["load_average_start"] = load_start
+    result["machine"]["load_1min_after_each"] = loads
     print_table(result)
+    m = result["machine"]
+    print(f"machine: {m['cores']} cores; load average at start {load_start}, at the end {m['load_average']}; "
+          f"seconds per benchmark {seconds}", file=sys.stderr)
     default_json = ROOT / "bench" / "results" / ("quick.json" if args.quick else "latest.json")
     json_path = Path(args.json) if args.json else default_json
     json_path.parent.mkdir(parents=True, exist_ok=True)
