@@ -148,55 +148,69 @@ def _check_selector(selector: str):
 
 
 class NodeList(list):
-    """NodeInfo objects, and why their pod counts are missing (pods_error), if they are."""
+    """NodeInfo objects; the pod counts of the whole cluster by node name they were given (pod_counts), or why
+    the counts are missing (pods_error)."""
 
+    pod_counts: dict[str, int] | None = None
     pods_error: str = ""
 
 
-def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", with_pod_counts: bool = False
-               ) -> NodeList:
+def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", with_pod_counts: bool = False,
+               known_pod_counts: dict[str, int] | None = None) -> NodeList:
     """Nodes of `cluster` (sorted by name). Raises ValidationError for a bad selector, KubeError on API errors.
 
     with_pod_counts: also one cluster-wide list of the pods that are not finished (status.phase is neither
     Succeeded nor Failed, as `kubectl describe node` counts them), read in a second thread while the nodes are
     read, and counted into NodeInfo.pod_count by spec.nodeName. If the pods cannot be read (for instance the
     credentials may list nodes but not pods), the nodes are still returned, pod_count stays None and
-    `pods_error` of the result says why.
+    `pods_error` of the result says why. known_pod_counts: counts already at hand (node name -> count), used
+    instead of reading the pods.
     """
     _check_selector(label_selector)
     kube = kube_client.for_cluster(cluster)
-    pool = ThreadPoolExecutor(max_workers=1) if with_pod_counts else None
+    read_pods = with_pod_counts and known_pod_counts is None
+    pool = ThreadPoolExecutor(max_workers=1) if read_pods else None
     try:
         counts = pool.submit(node_ops.pod_counts, kube) if pool else None
         objs = node_ops.list_nodes(kube, label_selector=label_selector, field_selector=field_selector)
         infos = NodeList(sorted((node_info(o) for o in objs), key=lambda n: n.name))
+        infos.pod_counts = known_pod_counts
         if counts is not None:
             try:
-                by_node = counts.result()
+                infos.pod_counts = counts.result()
             except KubeError as exc:
                 infos.pods_error = f"pods could not be read: {exc}"
                 log.warning("pod counts of cluster %s: %s", cluster.name, exc)
-            else:
-                for info in infos:
-                    info.pod_count = by_node.get(info.name, 0)
+        if infos.pod_counts is not None:
+            for info in infos:
+                info.pod_count = infos.pod_counts.get(info.name, 0)
     finally:
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     return infos
 
 
-# ---- A short-lived per-process cache of node lists (what the pages read) -----------------------------------
+# ---- Short-lived per-process caches of what the node pages read ---------------------------------------------
 #
-# An entry is (cluster, label selector) -> the NodeInfo list of one node list call, with the pod count of each
-# node from one pod list call read alongside it. It is used while it is younger than NODE_CACHE_SECONDS and no
-# node mutation happened since it was filled: every mutation (ours, in any process) writes an AuditEntry, so the
-# newest AuditEntry id is the mark compared on each read (one indexed query). Pods that come and go without a
-# mutation of ours show within NODE_CACHE_SECONDS.
-# Cached NodeInfo objects are shared between requests: readers must not modify them.
+# Node lists: (cluster, label selector) -> the NodeInfo list of one node list call. An entry is used while it is
+# younger than NODE_CACHE_SECONDS and no node mutation happened since it was filled: every mutation (ours, in any
+# process) writes an AuditEntry, so the newest AuditEntry id is the mark compared on each read (one indexed
+# query).
+#
+# Pod counts: cluster -> the pod count of each node, from one cluster-wide pod list (the costly read of a large
+# cluster). An entry is used while it is younger than POD_CACHE_SECONDS and no mutation that moves pods happened
+# in the cluster since it was filled: a drain (even a failed one may have evicted some pods) or a taint that puts
+# a NoExecute taint on a node. Labels, other taints, cordon and uncordon move no pod: after them the node list is
+# read again, the pod counts are not. Pods that come and go without such a mutation of ours show within
+# POD_CACHE_SECONDS.
+#
+# Cached objects are shared between requests: readers must not modify them.
 
 NODE_CACHE_SECONDS = 10.0
 NODE_CACHE_ENTRIES = 4
+POD_CACHE_SECONDS = 30.0
 _cache: dict[tuple, tuple[float, object, NodeList]] = {}
+_pod_cache: dict[tuple, tuple[float, object, dict[str, int]]] = {}  # cluster key -> (filled at, mark, counts)
 _cache_lock = threading.Lock()
 
 
@@ -206,25 +220,66 @@ def _mutation_mark():
     return AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
 
 
-def _cache_key(cluster, label_selector: str) -> tuple:
-    return (cluster.pk, cluster.name, str(getattr(cluster, "updated_at", "")), label_selector)
+def _cluster_key(cluster) -> tuple:
+    return (cluster.pk, cluster.name, str(getattr(cluster, "updated_at", "")))
+
+
+def _pods_moved(cluster, since, until) -> bool:
+    """Whether a mutation recorded in cluster's AuditEntries after id `since`, up to id `until`, may move pods."""
+    from .models import AuditEntry
+
+    if until is None or (since is not None and until < since):  # entries were removed: nothing to go by
+        return True
+    entries = AuditEntry.objects.filter(cluster_name=cluster.name, id__gt=since or 0, id__lte=until,
+                                        action__in=("drain", "taint")).values_list("action", "before", "after")
+    for action, before, after in entries:
+        if action == "drain":
+            return True
+        old = set((before or {}).get("taints") or ())
+        if any(t.endswith(":NoExecute") and t not in old for t in (after or {}).get("taints") or ()):
+            return True
+    return False
+
+
+def _cached_pod_counts(cluster, mark, now: float) -> dict[str, int] | None:
+    """The cached pod counts of `cluster` while they hold (see above), else None."""
+    key = _cluster_key(cluster)
+    with _cache_lock:
+        hit = _pod_cache.get(key)
+    if hit is None or now - hit[0] >= POD_CACHE_SECONDS:
+        return None
+    filled, seen, counts = hit
+    if seen != mark:
+        moved = _pods_moved(cluster, seen, mark)
+        with _cache_lock:
+            if _pod_cache.get(key) is hit:  # else another request has just filled it again
+                if moved:
+                    del _pod_cache[key]
+                else:  # the entries up to `mark` moved no pod: the next read need not look at them again
+                    _pod_cache[key] = (filled, mark, counts)
+        if moved:
+            return None
+    return counts
 
 
 def cached_nodes(cluster, *, label_selector: str = "") -> NodeList:
-    """list_nodes(cluster, label_selector=…, with_pod_counts=True) served from the cache when it is fresh."""
+    """list_nodes(cluster, label_selector=…, with_pod_counts=True) served from the caches while they hold."""
     _check_selector(label_selector)
-    key = _cache_key(cluster, label_selector)
+    key = (*_cluster_key(cluster), label_selector)
     mark = _mutation_mark()
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and now - hit[0] < NODE_CACHE_SECONDS and hit[1] == mark:
         return hit[2]
-    nodes = list_nodes(cluster, label_selector=label_selector, with_pod_counts=True)
+    counts = _cached_pod_counts(cluster, mark, now)
+    nodes = list_nodes(cluster, label_selector=label_selector, with_pod_counts=True, known_pod_counts=counts)
     with _cache_lock:
         _cache[key] = (now, mark, nodes)
         while len(_cache) > NODE_CACHE_ENTRIES:
             _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+        if counts is None and nodes.pod_counts is not None:
+            _pod_cache[_cluster_key(cluster)] = (now, mark, nodes.pod_counts)
     return nodes
 
 
@@ -243,10 +298,15 @@ def check_names(cluster, names: list[str]) -> list[str]:
 
 
 def invalidate_nodes(cluster=None) -> None:
-    """Forget the cached node lists of `cluster` (all clusters when None) in this process."""
+    """Forget the cached node lists of `cluster` (all clusters when None) in this process.
+
+    The pod counts stay: they are dropped when a mutation that moves pods is recorded (see above). With no
+    cluster, everything cached is forgotten, pod counts too."""
     with _cache_lock:
         for key in [k for k in _cache if cluster is None or k[0] == cluster.pk]:
             del _cache[key]
+        if cluster is None:
+            _pod_cache.clear()
 
 
 def get_node(cluster, name: str) -> NodeInfo:

@@ -1,0 +1,153 @@
+"""Pod counts of the node lists are cached per cluster on their own: mutations that move no pod (labels, taints
+other than NoExecute, cordon) read the nodes again but not the pods; a drain or a NoExecute taint reads them again.
+
+What is read is observed in the simulator's own request log (it logs each request at DEBUG).
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nodes import selectors, services
+from tests.nodes.conftest import core_api
+
+pytestmark = pytest.mark.django_db
+
+FAST_DRAIN = {"ignore_daemonsets": True, "delete_emptydir_data": True, "grace_period": 0, "timeout": 30,
+              "force": True}
+
+
+class Reads:
+    """The list calls the simulator answered since the last look (first pages only, not `continue` pages)."""
+
+    def __init__(self, sim):
+        self.path = Path(sim.log_path)
+        self.offset = self.path.stat().st_size
+
+    def since_last(self) -> dict[str, int]:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            text = f.read().decode(errors="replace")
+        self.offset += len(text.encode())
+        lists = [m for m in re.findall(r'"GET (/api/v1/(?:nodes|pods)\S*) HTTP', text) if "continue=" not in m]
+        return {"nodes": sum(1 for p in lists if re.match(r"/api/v1/nodes(\?|$)", p)),
+                "pods": sum(1 for p in lists if p.startswith("/api/v1/pods?") and "status.phase" in p)}
+
+
+@pytest.fixture
+def sim(kube_sim, db, monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")  # for the simulator process only: it logs every request
+    sim = kube_sim(nodes=16, seed=5)
+    sim.cluster = services.import_cluster("podcache", sim.kubeconfig_text, simulated=True)
+    sim.api = core_api(sim.kubeconfig)
+    sim.reads = Reads(sim)
+    selectors.invalidate_nodes()
+    yield sim
+    selectors.invalidate_nodes()
+
+
+def active_by_node(api) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pod in api.list_pod_for_all_namespaces().items:
+        if pod.spec.node_name and pod.status.phase not in ("Succeeded", "Failed"):
+            counts[pod.spec.node_name] = counts.get(pod.spec.node_name, 0) + 1
+    return counts
+
+
+def shown(nodes) -> dict[str, int]:
+    return {n.name: n.pod_count for n in nodes}
+
+
+def expected(api, nodes) -> dict[str, int]:
+    counts = active_by_node(api)
+    return {n.name: counts.get(n.name, 0) for n in nodes}
+
+
+def busy_worker(api) -> str:
+    counts = active_by_node(api)
+    return max((n for n in counts if n.startswith("worker")), key=lambda n: (counts[n], n))
+
+
+def test_mutations_that_move_no_pod_read_the_nodes_again_but_not_the_pods(sim):
+    nodes = selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
+    assert shown(nodes) == expected(sim.api, nodes)
+    node = busy_worker(sim.api)
+    for action, params in (("label", {"set": {"team": "blue"}}),
+                           ("taint", {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}),
+                           ("taint", {"taints": [{"key": "soft", "effect": "PreferNoSchedule"}]}),
+                           ("cordon", {"reason": "disk check"}),
+                           ("uncordon", {}),
+                           ("untaint", {"taints": [{"key": "dedicated"}]})):
+        assert services.run_node_action(sim.cluster, node, action, params, user="ops").ok
+        nodes = selectors.cached_nodes(sim.cluster)
+        assert sim.reads.since_last() == {"nodes": 1, "pods": 0}, action
+        assert shown(nodes) == expected(sim.api, nodes), action
+    info = next(n for n in nodes if n.name == node)
+    assert info.labels["team"] == "blue" and info.schedulable and info.taint_strings() == ["soft:PreferNoSchedule"]
+    # another label selector is another node list, with the same pod counts
+    blue = selectors.cached_nodes(sim.cluster, label_selector="team=blue")
+    assert [n.name for n in blue] == [node] and blue[0].pod_count == info.pod_count
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 0}
+
+
+def test_a_drain_reads_the_pods_again(sim):
+    node = busy_worker(sim.api)
+    before = next(n for n in selectors.cached_nodes(sim.cluster) if n.name == node).pod_count
+    sim.reads.since_last()
+    out = services.run_node_action(sim.cluster, node, "drain", FAST_DRAIN, user="ops")
+    assert out.ok, out.error
+    nodes = selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
+    left = active_by_node(sim.api).get(node, 0)
+    drained = next(n for n in nodes if n.name == node)
+    assert drained.pod_count == left < before and not drained.schedulable
+    selectors.cached_nodes(sim.cluster, label_selector="kubernetes.io/os=linux")  # counts cached again
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 0}
+
+
+def test_a_failed_drain_reads_the_pods_again_too(sim):
+    selectors.cached_nodes(sim.cluster)
+    sim.reads.since_last()
+    out = services.run_node_action(sim.cluster, "no-such-node", "drain", FAST_DRAIN, user="ops")
+    assert not out.ok
+    selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
+
+
+def test_a_noexecute_taint_reads_the_pods_again_once(sim):
+    selectors.cached_nodes(sim.cluster)
+    sim.reads.since_last()
+    node = busy_worker(sim.api)
+    noexecute = {"taints": [{"key": "maintenance", "effect": "NoExecute"}]}
+    assert services.run_node_action(sim.cluster, node, "taint", noexecute, user="ops").ok
+    nodes = selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
+    assert shown(nodes) == expected(sim.api, nodes)
+    # a NoSchedule taint on that node leaves its NoExecute taint as it was: no pod moves
+    other = {"taints": [{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]}
+    assert services.run_node_action(sim.cluster, node, "taint", other, user="ops").ok
+    selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 0}
+
+
+def test_pod_counts_are_read_again_when_they_expire(sim, monkeypatch):
+    nodes = selectors.cached_nodes(sim.cluster)
+    sim.reads.since_last()
+    node = busy_worker(sim.api)
+    before = next(n for n in nodes if n.name == node).pod_count
+    sim.api.create_namespaced_pod("default", {
+        "metadata": {"name": "expiry-probe"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.local/toolbox:1.0"}]},
+        "status": {"phase": "Pending"}})
+    assert services.run_node_action(sim.cluster, node, "label", {"set": {"probe": "1"}}, user="ops").ok
+    nodes = selectors.cached_nodes(sim.cluster)  # the node list is new, the pod counts are still cached
+    assert next(n for n in nodes if n.name == node).pod_count == before
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 0}
+    monkeypatch.setattr(selectors, "POD_CACHE_SECONDS", 0.0)
+    selectors.invalidate_nodes(sim.cluster)
+    nodes = selectors.cached_nodes(sim.cluster)
+    assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
+    assert next(n for n in nodes if n.name == node).pod_count == before + 1
+    assert shown(nodes) == expected(sim.api, nodes)
