@@ -4,10 +4,16 @@ other than NoExecute, cordon) read the nodes again but not the pods; a drain or 
 What is read is observed in the simulator's own request log (it logs each request at DEBUG).
 """
 
+import json
 import re
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group, User
 
 from nodes import selectors, services
 from tests.nodes.conftest import core_api
@@ -151,3 +157,69 @@ def test_pod_counts_are_read_again_when_they_expire(sim, monkeypatch):
     assert sim.reads.since_last() == {"nodes": 1, "pods": 1}
     assert next(n for n in nodes if n.name == node).pod_count == before + 1
     assert shown(nodes) == expected(sim.api, nodes)
+
+
+class PodsForbidden(ThreadingHTTPServer):
+    """An API server in front of the simulator that lets its users read everything but the pods (403), as
+    credentials that may list nodes but not pods; `allow_pods` lifts that."""
+
+    allow_pods = False
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        super().__init__(("127.0.0.1", 0), _Forward)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Forward(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/api/v1/pods") and not self.server.allow_pods:
+            code, body = 403, json.dumps({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                "message": 'pods is forbidden: User "nodes-only" cannot list resource "pods" in API group "" at '
+                           "the cluster scope"}).encode()
+        else:
+            request = urllib.request.Request(self.server.upstream + self.path,
+                                             headers={"Authorization": self.headers.get("Authorization", "")})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+                    code, body = response.status, response.read()
+            except urllib.error.HTTPError as exc:
+                code, body = exc.code, exc.read()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+def test_pods_that_cannot_be_read_show_as_unknown_with_why_and_are_tried_again(sim, client):
+    server = PodsForbidden(sim.url)
+    try:
+        kubeconfig = sim.kubeconfig_text.replace(sim.url, server.url)
+        cluster = services.import_cluster("nopods", kubeconfig, simulated=True)
+        nodes = selectors.cached_nodes(cluster)
+        assert nodes and all(n.pod_count is None for n in nodes)
+        assert nodes.pods_error.startswith("pods could not be read: HTTP 403") and "cannot list" in nodes.pods_error
+        user = User.objects.create_user("nopods-viewer", password="pw")
+        user.groups.add(Group.objects.get_or_create(name="viewer")[0])
+        client.force_login(user)
+        html = client.get("/clusters/nopods/nodes/").content.decode()
+        assert "Pod counts are missing: pods could not be read: HTTP 403" in html
+        assert '<td class="kn-pods">?</td>' in html and re.search(r'<td class="kn-pods">\d', html) is None
+        # the failure is not kept: once pods may be read, the next node list read (after a label) counts them
+        server.allow_pods = True
+        assert services.run_node_action(sim.cluster, nodes[0].name, "label", {"set": {"x": "y"}}, user="ops").ok
+        nodes = selectors.cached_nodes(cluster)
+        assert nodes[0].labels["x"] == "y"
+        assert not nodes.pods_error and shown(nodes) == expected(sim.api, nodes)
+    finally:
+        server.shutdown()
+        server.server_close()
