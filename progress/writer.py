@@ -13,11 +13,10 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask
+from .models import FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask, TaskStatus
 from .notify import get_notifier
 from .notify.base import Doorbell
 
@@ -41,53 +40,88 @@ def flush_events(task_id, events: list[Event], *, final_status: str | None = Non
     """Write `events` for one task in one transaction; returns the new last_seq."""
     if not events:
         return 0
+    d_done = sum(1 for e in events if e.ok is not None)
+    d_ok = sum(1 for e in events if e.ok)
+    d_failed = d_done - d_ok
+    last_node = next((e.node for e in reversed(events) if e.node), "")
     with transaction.atomic():
-        task = ProgressTask.objects.select_for_update().only(
-            "id", "user_id", "status", "total", "done", "succeeded", "failed", "last_seq").get(pk=task_id)
-        if task.status in FINISHED_STATUSES:
+        reserved = _reserve(task_id, len(events), d_done, d_ok, d_failed, last_node, final_status, error)
+        if reserved is None:
             # Nothing is ever written after a task's final message.
-            log.warning("progress dropped for finished task=%s (%s) rows=%s", task_id, task.status, len(events))
-            return task.last_seq
-        done, succeeded, failed, seq = task.done, task.succeeded, task.failed, task.last_seq
+            last_seq = ProgressTask.objects.filter(pk=task_id).values_list("last_seq", flat=True).first()
+            if last_seq is None:
+                raise ProgressTask.DoesNotExist(f"no progress task {task_id}")
+            log.warning("progress dropped for finished task=%s rows=%s", task_id, len(events))
+            return last_seq
+        pk, user_id, total, done, succeeded, failed, last_seq = reserved
+        # the counters and seq this flush starts from: the row as it was, locked by the UPDATE above
+        done, succeeded, failed, seq = done - d_done, succeeded - d_ok, failed - d_failed, last_seq - len(events)
         rows = []
-        last_node = ""
         for event in events:
             seq += 1
             if event.ok is not None:
                 done += 1
                 succeeded += 1 if event.ok else 0
                 failed += 0 if event.ok else 1
-            if event.node:
-                last_node = event.node
-            rows.append(ProgressMessage(task_id=task.pk, seq=seq, type=event.type, node=event.node,
+            rows.append(ProgressMessage(task_id=pk, seq=seq, type=event.type, node=event.node,
                                         outcome=event.outcome, error=event.error, detail=event.detail,
-                                        total=task.total, done=done, succeeded=succeeded, failed=failed))
+                                        total=total, done=done, succeeded=succeeded, failed=failed))
         if final_status:
             # The final message carries exact counts and every failed node with its reason.
             final = rows.pop()
             ProgressMessage.objects.bulk_create(rows)
-            final.detail = {**final.detail, "succeeded": succeeded, "failed": failed, "total": task.total,
-                            "failed_nodes": failed_nodes(task.pk)}
+            final.detail = {**final.detail, "succeeded": succeeded, "failed": failed, "total": total,
+                            "failed_nodes": failed_nodes(pk)}
             rows.append(final)
             final.save(force_insert=True)
         else:
             ProgressMessage.objects.bulk_create(rows)
-        d_done, d_ok, d_failed = done - task.done, succeeded - task.succeeded, failed - task.failed
-        changes = {"done": F("done") + d_done, "succeeded": F("succeeded") + d_ok,
-                   "failed": F("failed") + d_failed, "last_seq": F("last_seq") + len(rows)}
-        if last_node:
-            changes["current_node"] = last_node
-        if final_status == AUTO_STATUS:
-            final_status = "failed" if failed else "succeeded"
-        if final_status:
-            changes.update(status=final_status, finished_at=timezone.now())
-            if error:
-                changes["error"] = error
-        ProgressTask.objects.filter(pk=task.pk).update(**changes)
-        get_notifier().ring(Doorbell(task=str(task.pk), user=task.user_id, seq=seq,
+        get_notifier().ring(Doorbell(task=str(pk), user=user_id, seq=seq,
                                      replica=str(getattr(settings, "REPLICA_ID", ""))))
     log.debug("progress flushed task=%s seq=%s rows=%s", task_id, seq, len(rows))
     return seq
+
+
+def _reserve(task_id, n: int, d_done: int, d_ok: int, d_failed: int, last_node: str, final_status: str | None,
+             error: str):
+    """One UPDATE that locks the task row, advances counters and last_seq by this flush and returns the new values
+    (pk, user_id, total, done, succeeded, failed, last_seq); None when the task has finished.
+
+    It replaces a SELECT … FOR UPDATE followed by an UPDATE: one round trip less on every flush. Concurrent
+    flushes of one task queue on the row lock, so each gets its own consecutive block of seq.
+    """
+    meta = ProgressTask._meta
+    qn = connection.ops.quote_name
+    sets = ["done = done + %s", "succeeded = succeeded + %s", "failed = failed + %s", "last_seq = last_seq + %s"]
+    params: list = [d_done, d_ok, d_failed, n]
+    if last_node:
+        sets.append("current_node = %s")
+        params.append(last_node)
+    if final_status == AUTO_STATUS:
+        sets.append("status = CASE WHEN failed + %s > 0 THEN %s ELSE %s END")
+        params += [d_failed, TaskStatus.FAILED.value, TaskStatus.SUCCEEDED.value]
+    elif final_status:
+        sets.append("status = %s")
+        params.append(str(final_status))
+    if final_status:
+        sets.append("finished_at = %s")
+        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
+        if error:
+            sets.append("error = %s")
+            params.append(error)
+    pk_field = meta.pk
+    params.append(pk_field.get_db_prep_value(pk_field.to_python(task_id), connection))
+    params += [str(s) for s in FINISHED_STATUSES]
+    finished = ", ".join(["%s"] * len(FINISHED_STATUSES))
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} WHERE {qn(pk_field.column)} = %s "
+           f"AND status NOT IN ({finished}) RETURNING {qn(pk_field.column)}, user_id, total, done, succeeded, "
+           f"failed, last_seq")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return (pk_field.to_python(row[0]), *row[1:])
 
 
 def failed_nodes(task_id) -> list[dict]:
