@@ -29,6 +29,18 @@ def backend_env(backend: str, redis_addr: str) -> dict:
     return env
 
 
+def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
+    """Replicas A and B, verified; ann's WebSocket on A and her HTTP session on B; the cluster's node names."""
+    a, b = daphne_replicas("A", **env), daphne_replicas("B", **env)
+    for replica in (a, b):
+        wait_for_notifier(replica, VERIFIED[backend])
+    on_a, on_b = Browserless(a.http_url), Browserless(b.http_url)
+    ws = open_ws(a, on_a.login("ann", "secret-pw"))
+    assert recv(ws)["type"] == "snapshot"
+    on_b.login("ann", "secret-pw")
+    return a, on_b, ws, sorted(n.name for n in list_nodes(cluster))
+
+
 @pytest.mark.parametrize("backend", ["postgres", "redis", "polling"])
 def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr):
     env = backend_env(backend, redis_addr)
@@ -60,15 +72,8 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
 
 
 def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne_replicas):
-    a = daphne_replicas("A", PROGRESS_NOTIFY_TYPE="postgres")
-    b = daphne_replicas("B", PROGRESS_NOTIFY_TYPE="postgres")
-    for replica in (a, b):
-        wait_for_notifier(replica, VERIFIED["postgres"])
-    names = sorted(n.name for n in list_nodes(big_cluster))
-    on_a, on_b = Browserless(a.http_url), Browserless(b.http_url)
-    ws = open_ws(a, on_a.login("ann", "secret-pw"))
-    assert recv(ws)["type"] == "snapshot"
-    on_b.login("ann", "secret-pw")
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "postgres",
+                                             PROGRESS_NOTIFY_TYPE="postgres")
     terminated = []
 
     def terminate_once(frames):
@@ -104,15 +109,8 @@ def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne
 
 def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis):
     port, redis_proc = throwaway_redis
-    env = backend_env("redis", f"127.0.0.1:{port}")
-    a, b = daphne_replicas("A", **env), daphne_replicas("B", **env)
-    for replica in (a, b):
-        wait_for_notifier(replica, VERIFIED["redis"])
-    names = sorted(n.name for n in list_nodes(big_cluster))
-    on_a, on_b = Browserless(a.http_url), Browserless(b.http_url)
-    ws = open_ws(a, on_a.login("ann", "secret-pw"))
-    assert recv(ws)["type"] == "snapshot"
-    on_b.login("ann", "secret-pw")
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "redis",
+                                             **backend_env("redis", f"127.0.0.1:{port}"))
 
     def stop_redis(frames):
         if len(frames) == 100 and redis_proc.poll() is None:
