@@ -5,6 +5,8 @@
  *   KubenodeProgress.open(taskId)   open (or re-open) the dialog for a task; returns the dialog object
  *   KubenodeProgress.close(taskId)  close it (the task keeps running; re-open any time)
  *   KubenodeProgress.onComplete = function (taskId, finalFrame) {}   called once per task, optional
+ *   KubenodeProgress.watch(taskId, {lastSeq, counters}, fn)   follow a task without a dialog (live bars in
+ *                                   lists): fn(state) on every change; starts after lastSeq, which the page rendered
  *
  * Delivery: a WebSocket to /ws/progress/ sending {"type":"resume","task":ID,"after_seq":N};
  * after a disconnect it reconnects with exponential backoff and resumes from the last seq it saw.
@@ -60,7 +62,9 @@
 
   function render(taskId) {
     var s = tasks[taskId];
-    if (!s || !s.dialog) return;
+    if (!s) return;
+    (s.watchers || []).forEach(function (fn) { fn(s); });
+    if (!s.dialog) return;
     var p = s.dialog.parts, c = s.counters;
     var pct = c.total ? Math.round((100 * c.done) / c.total) : 0;
     p.fill.style.width = pct + "%";
@@ -189,6 +193,17 @@
     close: function (taskId) {
       var s = tasks[String(taskId)];
       if (s && s.dialog) { s.dialog.remove(); s.dialog = null; }
+    },
+    watch: function (taskId, initial, fn) {
+      var id = String(taskId), s = state(id);
+      if (initial && initial.lastSeq > s.lastSeq) {
+        s.lastSeq = initial.lastSeq;
+        if (initial.counters) s.counters = initial.counters;
+      }
+      s.watchers = (s.watchers || []).concat([fn]);
+      if (wsOpen) resume(id); else connect();
+      if (!wsOpen && failures >= 2) startPolling(id);
+      render(id);
     },
     state: function (taskId) { return tasks[String(taskId)] || null; },
     onComplete: null

@@ -1,0 +1,24 @@
+/* Live bars for the running batches of the task list (KubenodeProgress.watch; no framework). */
+(function () {
+  "use strict";
+  var STATUS = { cancelled: "cancelled", interrupted: "interrupted", error: "failed" };
+  document.querySelectorAll("tr[data-active]").forEach(function (row) {
+    var id = row.dataset.task;
+    var initial = {
+      lastSeq: parseInt(row.dataset.lastSeq, 10) || 0,
+      counters: { total: +row.dataset.total, done: +row.dataset.done, succeeded: +row.dataset.succeeded,
+                  failed: +row.dataset.failed }
+    };
+    KubenodeProgress.watch(id, initial, function (s) {
+      var c = s.counters;
+      row.querySelector(".kn-progress-fill").style.width = (c.total ? Math.round((100 * c.done) / c.total) : 0) + "%";
+      row.querySelector(".kn-done").textContent = c.done + " / " + c.total;
+      row.querySelector(".kn-succeeded").textContent = c.succeeded;
+      row.querySelector(".kn-failed").textContent = c.failed;
+      var cell = row.querySelector(".kn-status"), status = "running";
+      if (s.final) status = STATUS[s.final.type] || (s.final.failed ? "failed" : "succeeded");
+      cell.textContent = status;
+      cell.className = "kn-status kn-status-" + status;
+    });
+  });
+})();
