@@ -3,7 +3,8 @@
 #   scripts/kube-apiserver.sh build        build once, cached under ~/.cache/kubenode/ (idempotent)
 #   scripts/kube-apiserver.sh path         print the cached binary path (exit 1 when not built)
 #   scripts/kube-apiserver.sh start DIR    etcd + kube-apiserver on free loopback ports; writes DIR/kubeconfig,
-#                                          DIR/viewer-kubeconfig (read-only), DIR/env, DIR/*.pid
+#                                          DIR/viewer-kubeconfig (read-only), DIR/nobody-kubeconfig (no rights
+#                                          beyond discovery), DIR/env, DIR/*.pid
 #   scripts/kube-apiserver.sh stop DIR     stop them (and the pod finisher of make apiserver-run), delete data
 set -euo pipefail
 VERSION=v1.20.2
@@ -92,9 +93,11 @@ start() {
   echo $! >"$dir/etcd.pid"
   openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
   openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
-  local admin viewer
-  admin=$(openssl rand -hex 16); viewer=$(openssl rand -hex 16)
-  printf '%s,admin,admin-uid,system:masters\n%s,viewer,viewer-uid\n' "$admin" "$viewer" >"$dir/tokens.csv"
+  local admin viewer nobody
+  admin=$(openssl rand -hex 16); viewer=$(openssl rand -hex 16); nobody=$(openssl rand -hex 16)
+  # nobody: authenticated (so discovery and self access reviews work, as for any user) but bound to nothing
+  printf '%s,admin,admin-uid,system:masters\n%s,viewer,viewer-uid\n%s,nobody,nobody-uid\n' \
+    "$admin" "$viewer" "$nobody" >"$dir/tokens.csv"
   chmod 600 "$dir/tokens.csv" "$dir/sa.key"
   "$BIN" --etcd-servers="http://127.0.0.1:$ep" --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
     --endpoint-reconciler-type=none --secure-port="$sp" --cert-dir="$dir/certs" \
@@ -119,13 +122,15 @@ start() {
   grant_viewer "$url" "$admin" || { log "cannot grant the viewer read access"; stop "$dir"; exit 1; }
   kubeconfig "$url" admin "$admin" >"$dir/kubeconfig"
   kubeconfig "$url" viewer "$viewer" >"$dir/viewer-kubeconfig"
-  chmod 600 "$dir/kubeconfig" "$dir/viewer-kubeconfig"
+  kubeconfig "$url" nobody "$nobody" >"$dir/nobody-kubeconfig"
+  chmod 600 "$dir/kubeconfig" "$dir/viewer-kubeconfig" "$dir/nobody-kubeconfig"
   cat >"$dir/env" <<ENV
 KUBE_APISERVER_URL=$url
 KUBE_APISERVER_PORT=$sp
 ETCD_PORT=$ep
 KUBECONFIG=$dir/kubeconfig
 VIEWER_KUBECONFIG=$dir/viewer-kubeconfig
+NOBODY_KUBECONFIG=$dir/nobody-kubeconfig
 ENV
   cat "$dir/env"
 }

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import discovery
 from .api import Api
-from .auth import Tokens, authorize
+from .auth import Tokens, authorize, request_attributes
 from .errors import ApiError, bad_request, status
 from .resources import NODES, lookup
 from .tables import as_table, wants_table
@@ -145,6 +145,9 @@ class SimHandler(BaseHTTPRequestHandler):
             return self._send(200, doc)
         if method == "POST" and parts == SSAR_PATH:
             return self._send(201, self._access_review(user))
+        attributes = request_attributes(self.command, parts, query)
+        if attributes is not None:  # before routing, as on a real server: a forbidden request learns nothing
+            authorize(user, *attributes)
         route = parse_route(parts)
         if route is not None and route.group and \
                 route.version not in discovery.groups_for(self.eviction_version).get(route.group, ()):
@@ -155,9 +158,6 @@ class SimHandler(BaseHTTPRequestHandler):
                                                 "message": "404 page not found"}]})
         res = route.resource
         verb = self._verb(method, route, query)
-        resource_name = f"{res.plural}/{route.subresource}" if route.subresource else res.plural
-        authorize(user, verb, resource_name, route.name or "", route.namespace, "" if route.subresource == "eviction"
-                  else res.group)
         if method in WRITE_METHODS:
             if self.faults.roll(self.faults.fail_rate):
                 raise ApiError(500, "Internal error occurred: injected failure (--fail-rate)")

@@ -29,7 +29,7 @@ class SimServer(ThreadingHTTPServer):
 class Simulator:
     def __init__(self, *, nodes=50, port=0, seed=0, latency_ms=0, fail_rate=0.0, conflict_rate=0.0,
                  grace_cap=1.0, activity=False, eviction_version="v1", admin_token=None, viewer_token=None,
-                 tls=False):
+                 nobody_token=None, tls=False):
         started = time.monotonic()
         self.store = Store()
         self.summary = generate(self.store, nodes=nodes, seed=seed)
@@ -37,7 +37,7 @@ class Simulator:
         self.api = Api(self.store, grace_cap=grace_cap)
         self.controllers = Controllers(self.api, seed=seed, activity=activity)
         self.controllers.start()
-        self.tokens = Tokens(admin_token, viewer_token)
+        self.tokens = Tokens(admin_token, viewer_token, nobody_token)
         self.faults = Faults(latency_ms, fail_rate, conflict_rate, seed)
         handler = make_handler(self.api, self.tokens, self.faults, eviction_version)
         self.httpd = SimServer(("127.0.0.1", port), handler)
@@ -67,9 +67,10 @@ class Simulator:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def kubeconfig(self, *, viewer_only=False, cluster_name="kubenode-sim") -> dict:
-        users = [("viewer", self.tokens.viewer)] if viewer_only else [("admin", self.tokens.admin),
-                                                                      ("viewer", self.tokens.viewer)]
+    def kubeconfig(self, *, only: str | None = None, cluster_name="kubenode-sim") -> dict:
+        """Admin (current context) and viewer; with only="viewer" or only="nobody", that user alone."""
+        users = [(only, getattr(self.tokens, only))] if only else [("admin", self.tokens.admin),
+                                                                  ("viewer", self.tokens.viewer)]
         contexts = [{"name": cluster_name if user == "admin" else user,
                      "context": {"cluster": cluster_name, "user": f"{cluster_name}-{user}"}} for user, _ in users]
         return {

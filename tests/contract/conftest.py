@@ -14,8 +14,10 @@ class Backend:
     url: str
     kubeconfig: str
     viewer_kubeconfig: str
+    nobody_kubeconfig: str
     admin: Harness
     viewer: Harness
+    nobody: Harness
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +60,11 @@ def _backend(request):
     server = request.getfixturevalue(SERVERS[request.param])
     admin = Harness(server.url, server.admin_token)
     viewer = Harness(server.url, server.viewer_token)
+    nobody = Harness(server.url, server.nobody_token)
     admin.start_finalizer()
     try:
-        yield Backend(request.param, server.url, server.kubeconfig, server.viewer_kubeconfig, admin, viewer)
+        yield Backend(request.param, server.url, server.kubeconfig, server.viewer_kubeconfig,
+                      server.nobody_kubeconfig, admin, viewer, nobody)
     finally:
         admin.stop()
 

@@ -110,6 +110,72 @@ def test_bad_token_401_and_read_only_viewer_403(backend, unique):
                                       'in API group "" in the namespace "default"')
 
 
+
+def _forbidden(user, verb, resource, group="", name="", namespace=""):
+    """The real server's Status for an RBAC denial (k8s.io/apimachinery NewForbidden)."""
+    plural = resource.split("/")[0]
+    what = f"{plural}.{group}" if group else plural
+    subject = f'{what} "{name}" is forbidden' if name else f"{what} is forbidden"
+    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Forbidden",
+            "code": 403, "details": {**({"name": name} if name else {}), **({"group": group} if group else {}),
+                                     "kind": plural},
+            "message": f'{subject}: User "{user}" cannot {verb} resource "{resource}" in API group "{group}" {where}'}
+
+
+def test_nobody_is_forbidden_every_resource(backend, unique):
+    """A user bound to nothing: 403 on reads and writes alike, also for a missing object or a resource the
+    server may not serve (authorization comes before routing, so a denied request learns nothing)."""
+    ns, name = unique, f"{unique}-n"
+    backend.admin.create_node(name)
+    backend.admin.create_pod(ns, "p", name)
+    policy = _eviction_version(backend)
+    nobody = backend.nobody
+    cases = [
+        (("GET", "/api/v1/nodes"), ("list", "nodes")),
+        (("GET", "/api/v1/nodes", None, "application/json", {"watch": "true"}), ("watch", "nodes")),
+        (("GET", f"/api/v1/nodes/{name}"), ("get", "nodes", "", name)),
+        (("GET", f"/api/v1/nodes/{unique}-gone"), ("get", "nodes", "", f"{unique}-gone")),
+        (("GET", "/api/v1/pods"), ("list", "pods")),
+        (("GET", f"/api/v1/namespaces/{ns}/pods"), ("list", "pods", "", "", ns)),
+        (("GET", f"/api/v1/namespaces/{ns}/pods/p"), ("get", "pods", "", "p", ns)),
+        (("GET", f"/api/v1/namespaces/{ns}"), ("get", "namespaces", "", ns, ns)),
+        (("GET", "/apis/apps/v1/daemonsets"), ("list", "daemonsets", "apps")),
+        (("GET", f"/apis/policy/{policy}/poddisruptionbudgets"), ("list", "poddisruptionbudgets", "policy")),
+        (("GET", "/api/v1/configmaps"), ("list", "configmaps")),
+        (("PATCH", f"/api/v1/nodes/{name}", {"spec": {"unschedulable": True}}, STRATEGIC),
+         ("patch", "nodes", "", name)),
+        (("PATCH", f"/api/v1/nodes/{name}/status", {"status": {}}, MERGE), ("patch", "nodes/status", "", name)),
+        (("PUT", f"/api/v1/nodes/{name}", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}),
+         ("update", "nodes", "", name)),
+        (("DELETE", f"/api/v1/nodes/{name}"), ("delete", "nodes", "", name)),
+        (("DELETE", f"/api/v1/namespaces/{ns}/pods"), ("deletecollection", "pods", "", "", ns)),
+        (("POST", f"/api/v1/namespaces/{ns}/pods/p/eviction", {"apiVersion": f"policy/{policy}", "kind": "Eviction",
+                                                               "metadata": {"name": "p", "namespace": ns}}),
+         ("create", "pods/eviction", "", "p", ns)),
+    ]
+    for request, expected in cases:
+        method, path, body, content_type, params = request + (None, "application/json", {})[len(request) - 2:]
+        resp = nobody.req(method, path, body, content_type=content_type, **params)
+        assert (resp.status_code, resp.json()) == (403, _forbidden("nobody", *expected)), (method, path)
+    node = backend.admin.ok("GET", f"/api/v1/nodes/{name}")
+    assert not node["spec"].get("unschedulable")
+    assert backend.admin.ok("GET", f"/api/v1/namespaces/{ns}/pods/p")["metadata"].get("deletionTimestamp") is None
+
+
+def test_nobody_may_read_discovery_and_review_its_access(backend):
+    """Every authenticated user may read discovery (system:discovery) and ask what it may do (system:basic-user);
+    /version needs no token at all."""
+    nobody, admin = backend.nobody, backend.admin
+    for path in ("/version", "/api", "/apis", "/api/v1", "/apis/apps/v1"):
+        resp = nobody.req("GET", path)
+        assert resp.status_code == 200, path
+        assert resp.json() == admin.ok("GET", path), path
+    review = nobody.ok("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "list", "resource": "nodes"}}})
+    assert review["kind"] == "SelfSubjectAccessReview" and review["status"]["allowed"] is False
+
 def _evict(backend, ns, pod, version):
     return backend.admin.req("POST", f"/api/v1/namespaces/{ns}/pods/{pod}/eviction", {
         "apiVersion": f"policy/{version}", "kind": "Eviction", "metadata": {"name": pod, "namespace": ns}})

@@ -1,6 +1,6 @@
 """Our operations end to end (nodes.services over a Cluster imported from the backend's kubeconfig), on both
 backends: labels, taints, cordon/uncordon with reasons, drain honouring a PodDisruptionBudget, the drain
-preview, 409 retries under concurrent writers, and 403 for the viewer."""
+preview, 409 retries under concurrent writers, 403 for the read-only viewer and for a user with no rights at all."""
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +31,13 @@ def cluster(backend, unique, db):
 def viewer_cluster(backend, unique, db):
     with open(backend.viewer_kubeconfig) as f:
         return services.import_cluster(f"{backend.name}-{unique}-viewer", f.read(),
+                                       simulated=backend.name == "simulator")
+
+
+@pytest.fixture
+def nobody_cluster(backend, unique, db):
+    with open(backend.nobody_kubeconfig) as f:
+        return services.import_cluster(f"{backend.name}-{unique}-nobody", f.read(),
                                        simulated=backend.name == "simulator")
 
 
@@ -151,6 +158,47 @@ def test_viewer_gets_403_per_node(backend, viewer_cluster, user, unique):
     failed = AuditEntry.objects.filter(cluster=viewer_cluster, outcome="failed")
     assert failed.count() == 4 and all(e.error.startswith("HTTP 403 forbidden") for e in failed)
 
+
+
+def test_check_cluster_reports_no_permissions(backend, nobody_cluster):
+    """Reachable and authenticated, but may do nothing: the check fails and says why."""
+    check = services.check_cluster(nobody_cluster)
+    assert not check.ok and check.reachable and check.authenticated is True and check.server_version
+    assert (check.can_list_nodes, check.can_patch_nodes, check.can_evict_pods) == ("no", "no", "no")
+    assert check.node_count is None and check.error == "the credentials may not list nodes"
+    assert check.message == (f"reachable, Kubernetes {check.server_version}; may list nodes: no, patch nodes: no, "
+                             "create pods/eviction: no; the credentials may not list nodes")
+    assert nobody_cluster.last_check_ok is False and nobody_cluster.last_check_message == check.message
+
+
+def test_nobody_gets_403_per_node(backend, nobody_cluster, user, unique):
+    """Every action stops at its first read of the node with a clear 403, for a node that exists as for one
+    that does not (a denied request learns nothing); nothing changes and each failure is audited."""
+    name, gone = f"{unique}-a", f"{unique}-gone"
+    backend.admin.create_node(name)
+    for node in (name, gone):
+        for action, params in [("label", {"set": {"x": "1"}}), ("unlabel", {"remove": ["x"]}),
+                               ("taint", {"taints": [{"key": "k", "effect": "NoSchedule"}]}),
+                               ("untaint", {"taints": [{"key": "k"}]}), ("cordon", {"reason": "r"}),
+                               ("uncordon", {}), ("drain", {"timeout": 5})]:
+            out = services.run_node_action(nobody_cluster, node, action, params, user=user)
+            assert not out.ok and out.node == node
+            assert out.error.startswith(f'HTTP 403 forbidden: nodes "{node}" is forbidden: User "nobody" cannot '
+                                        f'get resource "nodes" in API group "" at the cluster scope'), (action,
+                                                                                                        out.error)
+            assert "not found" not in out.error and "left cordoned" not in out.error
+    from nodes.kube import KubeError
+
+    with pytest.raises(KubeError) as err:  # the preview reads the budgets first: one error for the whole preview
+        services.drain_plan(nobody_cluster, [name], {})
+    assert err.value.status == 403 and str(err.value) == (
+        'HTTP 403 forbidden: poddisruptionbudgets.policy is forbidden: User "nobody" cannot list resource '
+        '"poddisruptionbudgets" in API group "policy" at the cluster scope')
+    node = node_of(backend, name)
+    assert not node["spec"].get("unschedulable") and not node["spec"].get("taints")
+    assert "x" not in node["metadata"]["labels"]
+    failed = AuditEntry.objects.filter(cluster=nobody_cluster, outcome="failed")
+    assert failed.count() == 14 and all(e.error.startswith("HTTP 403 forbidden") for e in failed)
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_are_retried_on_409(backend, cluster, user, unique):

@@ -379,6 +379,31 @@ def test_auth_401_and_viewer_403(sim):
     assert 'cannot create resource "pods/eviction"' in body["message"]
 
 
+
+def test_nobody_403_everywhere_but_discovery(sim):
+    nobody = core(sim, sim.nobody_token)
+    body = expect_error(403, nobody.list_node)
+    assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Forbidden",
+                    "code": 403, "details": {"kind": "nodes"},
+                    "message": 'nodes is forbidden: User "nobody" cannot list resource "nodes" in API group "" at '
+                               'the cluster scope'}
+    body = expect_error(403, nobody.read_node, "no-such-node")  # forbidden before any lookup: no 404
+    assert body["details"] == {"name": "no-such-node", "kind": "nodes"}
+    body = expect_error(403, nobody.patch_node, "worker-0017", {"metadata": {"labels": {"a": "b"}}})
+    assert 'User "nobody" cannot patch resource "nodes"' in body["message"]
+    assert "a" not in core(sim).read_node("worker-0017").metadata.labels
+    code, body = raw(sim, "GET", "/api/v1/namespaces/shop/secrets", token=sim.nobody_token)  # not even served
+    assert code == 403 and body["message"] == ('secrets is forbidden: User "nobody" cannot list resource "secrets" '
+                                               'in API group "" in the namespace "shop"')
+    assert raw(sim, "GET", "/api/v1/namespaces/shop/secrets")[0] == 404  # the admin learns it is not served
+    for path in ("/version", "/api", "/api/v1", "/apis", "/apis/apps/v1"):
+        assert raw(sim, "GET", path, token=sim.nobody_token) == raw(sim, "GET", path), path
+    assert raw(sim, "GET", "/api", token="wrong")[0] == 401
+    code, review = raw(sim, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        "spec": {"resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "shop"}}},
+        token=sim.nobody_token)
+    assert code == 201 and review["status"] == {"allowed": False}
+
 def test_budget_status_written_by_a_client_decides_evictions(sim, v1):
     ns = "default"
     v1.create_namespaced_pod(ns, {"metadata": {"name": "guarded", "labels": {"guard": "me"}}, "spec": {

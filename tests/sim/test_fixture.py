@@ -1,4 +1,4 @@
-"""The kube_sim fixtures: kubeconfigs with admin and viewer, and a Cluster imported from a simulator."""
+"""The kube_sim fixtures: kubeconfigs (admin and viewer; nobody alone), and a Cluster imported from a simulator."""
 
 import yaml
 
@@ -13,6 +13,10 @@ def test_kubeconfigs_hold_admin_and_viewer(kube_sim):
     viewer = yaml.safe_load(open(sim.viewer_kubeconfig).read())
     assert [u["user"]["token"] for u in viewer["users"]] == [sim.viewer_token]
     assert len(core(sim, sim.viewer_token).list_node().items) == 8
+    nobody = yaml.safe_load(open(sim.nobody_kubeconfig).read())
+    assert nobody["current-context"] == "nobody"
+    assert [u["user"]["token"] for u in nobody["users"]] == [sim.nobody_token]
+    assert sim.nobody_token not in open(sim.kubeconfig).read()
     sim.stop()
     assert sim.process.poll() is not None
 

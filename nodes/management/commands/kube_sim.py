@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
         parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig (admin + viewer)")
         parser.add_argument("--viewer-kubeconfig", default="", help="also write a kubeconfig with only the viewer")
+        parser.add_argument("--nobody-kubeconfig", default="",
+                            help="also write a kubeconfig with only a user that may do nothing (403 on every resource)")
         parser.add_argument("--latency-ms", type=float, default=0, help="delay every request by this much")
         parser.add_argument("--fail-rate", type=_fraction, default=0.0,
                             help="fraction of writes answered with 500 InternalError")
@@ -41,6 +43,7 @@ class Command(BaseCommand):
                             help="now and then a worker turns NotReady and recovers")
         parser.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)
         parser.add_argument("--viewer-token", default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--nobody-token", default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args, **opts):
         if opts["nodes"] < 1:
@@ -52,12 +55,15 @@ class Command(BaseCommand):
                             fail_rate=opts["fail_rate"], conflict_rate=opts["conflict_rate"],
                             grace_cap=opts["grace_cap"], activity=opts["simulate_activity"],
                             eviction_version=opts["eviction_version"], admin_token=opts["admin_token"],
-                            viewer_token=opts["viewer_token"], tls=opts["tls"])
+                            viewer_token=opts["viewer_token"], nobody_token=opts["nobody_token"],
+                            tls=opts["tls"])
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{opts['port']}: {exc.strerror}") from None
         sim.write_kubeconfig(opts["kubeconfig"])
         if opts["viewer_kubeconfig"]:
-            sim.write_kubeconfig(opts["viewer_kubeconfig"], viewer_only=True)
+            sim.write_kubeconfig(opts["viewer_kubeconfig"], only="viewer")
+        if opts["nobody_kubeconfig"]:
+            sim.write_kubeconfig(opts["nobody_kubeconfig"], only="nobody")
         s = sim.summary
         self.stdout.write(f"kube_sim serving {sim.url}: {opts['nodes']} nodes ({len(s['gpu'])} GPU, "
                           f"{len(s['not_ready'])} NotReady), {s['pods']} pods, built in {sim.startup_seconds:.2f}s; "
