@@ -5,6 +5,7 @@ thread-safe); bodies are read as plain JSON dicts (fast for 10,000 nodes, no mod
 """
 
 import json
+import logging
 import threading
 from urllib.parse import quote
 
@@ -15,6 +16,8 @@ from .errors import KubeError, from_exception, from_response
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 POOL_SIZE = 64
+
+log = logging.getLogger("kubenode.kube")
 
 _cache: dict = {}
 _lock = threading.Lock()
@@ -129,7 +132,25 @@ def _build(kubeconfig_text: str | None, context: str | None, in_cluster: bool) -
     cfg.connection_pool_maxsize = POOL_SIZE
     cfg.retries = 0
     cfg.client_go_retries = False
+    if not cfg.verify_ssl and cfg.host.startswith("https"):
+        _warn_insecure_once(cfg.host)
     return Kube(client.ApiClient(cfg), cfg.host)
+
+
+_insecure_hosts: set[str] = set()
+
+
+def _warn_insecure_once(host: str) -> None:
+    """The kubeconfig turns TLS verification off: say so once per server, not on every request (urllib3)."""
+    import warnings
+
+    import urllib3
+
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    if host not in _insecure_hosts:
+        _insecure_hosts.add(host)
+        log.warning("TLS certificate verification is disabled by the kubeconfig for %s "
+                    "(insecure-skip-tls-verify)", host)
 
 
 def for_cluster(cluster) -> Kube:
