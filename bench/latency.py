@@ -81,7 +81,7 @@ def _backend(stack: Stack, backend: str, quick: bool) -> dict:
         async def measure() -> dict:
             for replica in {a.name: a, b.name: b}.values():
                 await _wait_ready(replica, backend)
-            samples = (8 if quick else 60) if backend == "polling" else (30 if quick else 400)
+            samples = (5 if quick else 60) if backend == "polling" else (20 if quick else 400)
             return await _measure(stack, a, b, samples, 0.02)
 
         out = asyncio.run(measure())
@@ -134,14 +134,17 @@ async def _batch_100(stack: Stack, replica) -> dict:
     return {"first_ms": round(first * 1000, 2), "completion_ms": round(completion * 1000, 2), "nodes": len(audits)}
 
 
-def batch_100(quick: bool) -> dict:
+def batch_100(stack: Stack, quick: bool) -> dict:
     from bench.kube import start_sim
     from bench.kubenode import import_cluster
 
-    with start_sim(100, 5) as sim, kubenode_stack("batch100") as stack:
+    with start_sim(100, 5) as sim:
         import_cluster(stack, sim, "bench")
         replica = stack.replica("batch100", "memory")
-        runs = [asyncio.run(_batch_100(stack, replica)) for _ in range(1 if quick else 5)]
+        try:
+            runs = [asyncio.run(_batch_100(stack, replica)) for _ in range(1 if quick else 5)]
+        finally:
+            stack.stop_replicas()
     firsts = sorted(r["first_ms"] for r in runs)
     completions = sorted(r["completion_ms"] for r in runs)
     return {"first_ms": firsts[len(firsts) // 2], "completion_ms": completions[len(completions) // 2],
@@ -150,13 +153,14 @@ def batch_100(quick: bool) -> dict:
 
 def run(quick: bool = False) -> dict:
     out: dict = {}
-    try:
-        if os.environ.get("BENCH_SKIP_BATCH_100"):
-            raise Unavailable("skipped (BENCH_SKIP_BATCH_100)")
-        out["batch_100"] = batch_100(quick)
-    except Exception as exc:  # noqa: BLE001 - recorded, the backends below still run
-        out["batch_100"] = {"first_ms": None, "completion_ms": None, "reason": f"{type(exc).__name__}: {exc}"[:300]}
-    with kubenode_stack("latency") as stack:
+    with kubenode_stack("latency") as stack:  # one migrated database for the batch and every backend
+        try:
+            if os.environ.get("BENCH_SKIP_BATCH_100"):
+                raise Unavailable("skipped (BENCH_SKIP_BATCH_100)")
+            out["batch_100"] = batch_100(stack, quick)
+        except Exception as exc:  # noqa: BLE001 - recorded, the backends below still run
+            out["batch_100"] = {"first_ms": None, "completion_ms": None,
+                                "reason": f"{type(exc).__name__}: {exc}"[:300]}
         for backend in [b for b in os.environ.get("BENCH_BACKENDS", ",".join(BACKENDS)).split(",") if b]:
             try:
                 out[backend] = _backend(stack, backend, quick)

@@ -29,8 +29,8 @@ def _kubenode_figures(fig: dict, result: dict, nodes: int) -> None:
 
 
 def run(quick: bool = False) -> dict:
-    nodes = 60 if quick else 1000
-    sample = 5 if quick else 60
+    nodes = 40 if quick else 1000
+    sample = 3 if quick else 60
     out: dict = {}
     with start_sim(nodes, LATENCY_MS) as sim, kubenode_stack("throughput") as stack:
         names = sim.node_names()
