@@ -234,6 +234,7 @@ class Runner:
                                                         or self._deadline_passed.is_set())
                 run.writer.node_result(node, outcome.ok, outcome.error, outcome.detail or {})
                 metrics.node_processed(task.action, outcome.ok)
+                run.writer.flush_if_never_flushed()  # at once from here, not at the flusher's next tick
             except Exception as exc:  # noqa: BLE001 - the contract says it never raises; be safe anyway
                 log.exception("task=%s node=%s raised", run.task_id, node)
                 run.writer.node_result(node, False, f"internal error: {exc}")

@@ -164,14 +164,22 @@ class TaskWriter:
 
     def flush(self) -> int:
         with self._write_lock:
-            with self._lock:
-                events, self._pending = self._pending, []
-            if not events:
-                return 0
-            seq = flush_events(self.task_id, events)
-            self._last_flush = time.monotonic()
-            self.flushes += 1
-            return seq
+            return self._flush_pending()
+
+    def flush_if_never_flushed(self) -> int:
+        """The task's first result goes out at once, from the thread that produced it; later ones coalesce."""
+        with self._write_lock:
+            return self._flush_pending() if self._last_flush is None else 0
+
+    def _flush_pending(self) -> int:
+        with self._lock:
+            events, self._pending = self._pending, []
+        if not events:
+            return 0
+        seq = flush_events(self.task_id, events)
+        self._last_flush = time.monotonic()
+        self.flushes += 1
+        return seq
 
     def finish(self, status: str, message_type: str, *, error: str = "", detail: dict | None = None) -> int:
         """Flush pending results and the final message in one transaction."""

@@ -81,3 +81,13 @@ def test_task_writer_coalesces_buffered_results_into_one_transaction():
     assert task.last_seq == 102 and task.failed == 10 and task.status == TaskStatus.FAILED
     writer.node_result("late", ok=True)
     assert writer.flush() == 0
+
+
+def test_only_the_first_flush_skips_the_interval():
+    task = make_task(make_user("cy"), nodes=4)
+    writer = TaskWriter(task.pk, interval=3600)
+    writer.node_result(task.nodes[0], ok=True)
+    assert writer.flush_if_never_flushed() == 1  # seq 1 written at once
+    writer.node_result(task.nodes[1], ok=True)
+    assert writer.flush_if_never_flushed() == 0 and not writer.due()  # the rest waits for the interval
+    assert ProgressTask.objects.get(pk=task.pk).last_seq == 1 and writer.flushes == 1
