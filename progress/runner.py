@@ -185,7 +185,8 @@ class Runner:
                     run.idle.wait(0.2)
             if run.cancelled.is_set():
                 run.writer.finish(TaskStatus.CANCELLED, MessageType.CANCELLED, error="cancelled")
-            elif run.stopping.is_set() and self._done_count(run) < task.total:
+            elif run.stopping.is_set() and (self._deadline_passed.is_set() or self._done_count(run) < task.total):
+                # nodes left undone, or an operation cut short by the shutdown deadline: interrupted, not failed
                 run.writer.flush()
                 run.writer.closed = True
                 services.interrupt_task(run.task_id, f"replica {self.replica} shut down before the task finished")

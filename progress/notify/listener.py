@@ -77,9 +77,14 @@ class Listener:
         healthy = self.source is None or (self.connected and self.verified)
         return {"requested": self.requested, "effective": self.effective, "healthy": healthy,
                 "fallback": self.fallback, "why": self.why, "verified": self.verified,
-                "listener": ("connected" if self.connected else "disconnected") if self.source else "polling",
+                "listener": self._listener_state(),
                 "round_trip_ms": self.round_trip_ms, "reconnects": self.reconnects, "replica": self.replica,
                 "poll_interval_ms": int(self.current_poll_interval() * 1000)}
+
+    def _listener_state(self) -> str:
+        if self.source is not None:
+            return "connected" if self.connected else "disconnected"
+        return "polling the table" if self.requested == "polling" else "not needed (one process)"
 
     def current_poll_interval(self) -> float:
         if self.source is None and self.requested == "polling":
