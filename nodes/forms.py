@@ -11,13 +11,14 @@ HELP_TAINTS = "key=value:Effect or key:Effect, separated by commas or new lines;
     ", ".join(EFFECTS)
 
 
-def _items(text: str) -> list[str]:
+def split_items(text: str) -> list[str]:
+    """Items of a text box: separated by commas or new lines, blanks dropped."""
     return [x.strip() for x in (text or "").replace("\n", ",").split(",") if x.strip()]
 
 
 def parse_labels(text: str) -> dict:
     out = {}
-    for item in _items(text):
+    for item in split_items(text):
         if "=" not in item:
             raise ValidationError(f"{item!r}: expected key=value")
         k, v = item.split("=", 1)
@@ -27,7 +28,7 @@ def parse_labels(text: str) -> dict:
 
 def parse_taints(text: str) -> list[dict]:
     taints = []
-    for item in _items(text):
+    for item in split_items(text):
         head, sep, effect = item.rpartition(":")
         if not sep or effect.strip() not in EFFECTS:
             raise ValidationError(f"{item!r}: expected key=value:Effect with Effect one of {', '.join(EFFECTS)}")
@@ -73,7 +74,7 @@ class TemplateForm(forms.ModelForm):
         return parse_labels(self.cleaned_data["labels_text"])
 
     def clean_remove_text(self):
-        return _items(self.cleaned_data["remove_text"])
+        return split_items(self.cleaned_data["remove_text"])
 
     def clean_taints_text(self):
         return parse_taints(self.cleaned_data["taints_text"])

@@ -285,16 +285,24 @@ def cached_nodes(cluster, *, label_selector: str = "") -> NodeList:
 
 def check_names(cluster, names: list[str]) -> list[str]:
     """Selected node names (duplicates folded, order kept) checked against the cached node list."""
-    wanted = list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+    wanted = _fold_names(names)
     if not wanted:
         raise ValidationError("no node selected")
-    known = {n.name for n in cached_nodes(cluster)}
+    _refuse_unknown(cluster, wanted, {n.name for n in cached_nodes(cluster)})
+    return wanted
+
+
+def _fold_names(names: list[str]) -> list[str]:
+    """Node names stripped, blanks and duplicates dropped, order kept."""
+    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+
+
+def _refuse_unknown(cluster, wanted: list[str], known: set[str]) -> None:
     unknown = [n for n in wanted if n not in known]
     if unknown:
         shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
         raise ValidationError(f"{len(unknown)} of {len(wanted)} node name(s) unknown in cluster {cluster.name}: "
                               f"{shown}")
-    return wanted
 
 
 def invalidate_nodes(cluster=None) -> None:
@@ -341,7 +349,7 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
         raise ValidationError("choose exactly one of: node names, a label selector, all nodes")
     kube = kube_client.for_cluster(cluster)
     if names is not None:
-        wanted = list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+        wanted = _fold_names(names)
         if not wanted:
             raise ValidationError("no node names given")
         if len(wanted) == 1:
@@ -353,11 +361,7 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
                 existing = set()
         else:
             existing = {o["metadata"]["name"] for o in node_ops.list_nodes(kube)}
-        unknown = [n for n in wanted if n not in existing]
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
-            raise ValidationError(f"{len(unknown)} of {len(wanted)} node name(s) unknown in cluster "
-                                  f"{cluster.name}: {shown}")
+        _refuse_unknown(cluster, wanted, existing)
         return wanted
     if selector:
         _check_selector(selector)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import roles, selectors
+from .forms import parse_labels, split_items
 from .kube.errors import KubeError
 from .models import AuditEntry, Cluster, LabelTaintTemplate
 
@@ -124,26 +125,9 @@ def node_detail(request, cluster, name):
                                                       "audit": audit})
 
 
-def _pairs(text: str) -> dict:
-    out = {}
-    for part in text.replace("\n", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise ValidationError(f"{part!r}: expected key=value")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def _keys(text: str) -> list[str]:
-    return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
-
-
 def _taints(text: str, effect: str, with_value: bool) -> list[dict]:
     taints = []
-    for k in _keys(text):
+    for k in split_items(text):
         key, _, value = k.partition("=")
         t = {"key": key}
         if with_value:
@@ -173,10 +157,10 @@ def params_from_post(action: str, p) -> dict:
     if p.get("template"):
         return params_from_template(action, p["template"])
     if action == "label":
-        return {"set": _pairs(p.get("set", "")), "remove": _keys(p.get("remove", "")),
+        return {"set": parse_labels(p.get("set", "")), "remove": split_items(p.get("remove", "")),
                 "confirm_reserved": p.get("confirm_reserved") == "on"}
     if action == "unlabel":
-        return {"remove": _keys(p.get("remove", "")), "confirm_reserved": p.get("confirm_reserved") == "on"}
+        return {"remove": split_items(p.get("remove", "")), "confirm_reserved": p.get("confirm_reserved") == "on"}
     if action in ("taint", "untaint"):
         return {"taints": _taints(p.get("taints", ""), p.get("effect", ""), action == "taint")}
     if action == "cordon":
@@ -222,7 +206,7 @@ def node_action(request, cluster):
     try:
         params = services.validate_action(action, params_from_post(action, p))
         if p.get("targets"):
-            targets = list(dict.fromkeys(_keys(p["targets"])))
+            targets = list(dict.fromkeys(split_items(p["targets"])))
         elif select_all:
             matching = _filter(selectors.cached_nodes(cluster, label_selector=selector), p.get("q", "").strip(),
                                p.get("status", ""), p.get("role", ""), p.get("taint", "").strip())

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.daphne import Replica, wait_for_port
+from tests.fixtures.daphne import Replica, launch
 from tests.fixtures.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,20 +36,17 @@ def run_entrypoint(*args: str, env: dict, timeout: float = 120) -> subprocess.Co
 
 def start_server(name: str, env: dict, log_dir: Path) -> Replica:
     port = free_port()
-    log_path = log_dir / f"{name}.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [str(ENTRYPOINT), "serve"], cwd=ROOT,
-        env=entrypoint_env({"KUBENODE_REPLICA_ID": name, "BIND": "127.0.0.1", "PORT": str(port), **env}),
-        stdout=log_file, stderr=subprocess.STDOUT)
-    log_file.close()
-    server = Replica(name, port, process, log_path)
-    try:
-        wait_for_port(port, process, what=f"entrypoint.sh serve ({name})")
-    except RuntimeError as exc:
-        server.stop()
-        raise RuntimeError(f"{exc}\n{server.log()}") from None
-    return server
+    full_env = entrypoint_env({"KUBENODE_REPLICA_ID": name, "BIND": "127.0.0.1", "PORT": str(port), **env})
+    return launch(name, [str(ENTRYPOINT), "serve"], full_env, log_dir, port, f"entrypoint.sh serve ({name})")
+
+
+def wait_for(predicate, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def http(method: str, url: str, timeout: float = 10) -> tuple[int, str, dict]:

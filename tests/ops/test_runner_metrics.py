@@ -1,7 +1,6 @@
 """The batch runner feeds the metrics (tasks by status, running tasks, nodes processed, API errors by code) and
 stops cleanly: batches refused while shutting down, unfinished tasks interrupted at the deadline."""
 
-import time
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -12,6 +11,8 @@ from progress import services
 from progress.models import MessageType, ProgressMessage, ProgressTask, TaskStatus
 from progress.runner import get_runner, reset_runner
 from tests.progress.helpers import make_user
+
+from .conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -25,15 +26,6 @@ def fresh_runner():
 
 def sample(name, **labels) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def wait_for(predicate, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def unschedulable(sim, node: str) -> bool:

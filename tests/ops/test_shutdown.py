@@ -20,6 +20,8 @@ from django.contrib.auth.models import User
 
 from progress.models import MessageType, ProgressMessage, ProgressTask, TaskStatus
 
+from .conftest import wait_for
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 GRACE_S = 8
@@ -49,15 +51,6 @@ def _submit(session: requests.Session, base: str, action: str, nodes: list[str],
 def _task_id(response: requests.Response) -> str:
     assert response.status_code == 302, response.text[:1000]
     return re.search(r"task=([0-9a-f-]{36})", response.headers["Location"]).group(1)
-
-
-def _wait(predicate, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _status(url: str) -> int | None:
@@ -95,15 +88,15 @@ def test_sigterm_finishes_running_operations_interrupts_the_rest_and_exits_0(kub
                                  reason="rack move"))
     drain_id = _task_id(_submit(session, server.http_url, "drain", [blocked], timeout="600",
                                 ignore_daemonsets="on", delete_emptydir_data="on", force="on"))
-    _wait(lambda: ProgressTask.objects.get(pk=cordon_id).done >= 2, "the cordon batch to make progress")
+    wait_for(lambda: ProgressTask.objects.get(pk=cordon_id).done >= 2, "the cordon batch to make progress")
     # the drain cordons first, then waits on the budget: cordoned means its node operation is in flight
-    _wait(lambda: _unschedulable(sim, {blocked}) == {blocked}, "the drain to cordon its node")
+    wait_for(lambda: _unschedulable(sim, {blocked}) == {blocked}, "the drain to cordon its node")
     assert requests.get(f"{server.http_url}/readyz", timeout=10).status_code == 200
 
     server.process.send_signal(signal.SIGTERM)
 
     # While the drain holds the shutdown for its grace: not ready, and new batches are refused.
-    _wait(lambda: _status(f"{server.http_url}/readyz") == 503, "readyz 503", 10)
+    wait_for(lambda: _status(f"{server.http_url}/readyz") == 503, "readyz 503", 10)
     assert requests.get(f"{server.http_url}/readyz", timeout=10).json()["status"] == "shutting down"
     refused = _submit(session, server.http_url, "cordon", [cordon_nodes[-1]], reason="late")
     assert refused.status_code == 400
