@@ -6,7 +6,6 @@ Every web process runs a listener for it (`start_listener_when_serving`, called 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
@@ -15,27 +14,23 @@ from django.conf import settings
 
 log = logging.getLogger("kubenode.progress.notify")
 
-_FACTORIES = {
-    "memory": "progress.notify.memory:MemoryNotifier",
-    "postgres": "progress.notify.postgres:PostgresNotifier",
-    "redis": "progress.notify.redis:RedisNotifier",
-    "polling": "progress.notify.polling:PollingNotifier",
-}
-
 _lock = threading.Lock()
 _notifier = None
 
 
-def _load(path: str):
-    module_name, _, cls_name = path.partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)
-
-
 def build_notifier(requested: str):
-    path = _FACTORIES.get(requested)
-    if path is None:
-        raise ValueError(f"unknown notifier type {requested!r}; one of: {', '.join(_FACTORIES)}")
-    return _load(path)()
+    """The notifier of type `requested` (imported on demand: only the chosen backend's libraries load)."""
+    if requested == "postgres":
+        from .postgres import PostgresNotifier as cls
+    elif requested == "redis":
+        from .redis import RedisNotifier as cls
+    elif requested == "polling":
+        from .polling import PollingNotifier as cls
+    elif requested == "memory":
+        from .memory import MemoryNotifier as cls
+    else:
+        raise ValueError(f"unknown notifier type {requested!r}; one of: memory, postgres, redis, polling")
+    return cls()
 
 
 def get_notifier():
