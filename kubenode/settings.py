@@ -1,5 +1,6 @@
 """Django settings, built from the one resolved configuration (kubenode.config)."""
 
+import importlib.util
 import os
 import secrets
 import sys
@@ -57,6 +58,10 @@ INSTALLED_APPS = [
     "nodes",
     "progress",
 ]
+# The simulated API server (`manage.py kube_sim`) is a development and test tool: its app is installed when the
+# package is present, which it is in a checkout and never in the production image.
+if importlib.util.find_spec("kubesim") is not None:
+    INSTALLED_APPS.append("kubesim")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -6,7 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from nodes.sim.server import Simulator
+from kubesim.server import Simulator
 
 
 def _fraction(text):
