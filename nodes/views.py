@@ -2,13 +2,15 @@
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import roles, selectors
+from kubenode import access
+
+from . import selectors
 from .forms import parse_labels, split_items
 from .kube.errors import KubeError
 from .models import AuditEntry, Cluster, LabelTaintTemplate
@@ -68,8 +70,8 @@ def node_list(request, cluster):
         "q": q, "selector": selector,
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
         "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
-        "actions": roles.allowed_actions(request.user), "templates": LabelTaintTemplate.objects.all(),
-        "can_manage_templates": roles.can_run(request.user, "label"),
+        "actions": access.allowed_actions(request.user), "templates": LabelTaintTemplate.objects.all(),
+        "can_manage_templates": access.can_manage_templates(request.user),
         "detail_prefix": reverse("nodes:node_list", args=[cluster.name]),
         "filter_json": json.dumps({"q": q, "selector": selector, "status": status, "role": role, "taint": taint}),
     })
@@ -197,8 +199,7 @@ def node_action(request, cluster):
     cluster = get_object_or_404(Cluster, name=cluster)
     p = request.POST
     action = p.get("action", "")
-    if not roles.can_run(request.user, action):
-        raise PermissionDenied(f"you may not run {action or 'this action'}")
+    access.require_run(request.user, action)
     select_all = p.get("select_all") == "on"
     selector = p.get("selector", "").strip() if select_all else ""
     ctx = {"cluster": cluster, "action": action, "post": p, "selector": selector, "select_all": select_all,
@@ -248,8 +249,7 @@ def audit_log(request):
 # ---- Label and taint templates (operator role or above) ---------------------------------------------------
 
 def _require_operator(request):
-    if not roles.can_run(request.user, "label"):
-        raise PermissionDenied("label and taint templates are for operators")
+    access.require_manage_templates(request.user)
 
 
 def template_list(request):

@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from kubenode import access
+
 from .models import ACTIVE_STATUSES, FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask
 
 PAGE_SIZE = 500
@@ -16,14 +18,14 @@ SNAPSHOT_LIMIT = 50
 
 
 def can_view(user, task: ProgressTask) -> bool:
-    return bool(user and user.is_authenticated and (user.is_staff or task.user_id == user.pk))
+    return access.can_view_task(user, task)
 
 
 def visible_tasks(user) -> QuerySet[ProgressTask]:
-    if not (user and user.is_authenticated):
+    if not (user and user.is_authenticated and user.is_active):
         return ProgressTask.objects.none()
     qs = ProgressTask.objects.select_related("user")
-    return qs if user.is_staff else qs.filter(user_id=user.pk)
+    return qs if access.sees_every_task(user) else qs.filter(user_id=user.pk)
 
 
 def get_task_for(user, task_id) -> ProgressTask:

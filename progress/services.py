@@ -6,10 +6,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from kubenode import access
 
 from . import selectors
 from .models import ACTIVE_STATUSES, FINISHED_STATUSES, MessageType, ProgressTask, TaskStatus
@@ -37,6 +39,7 @@ def create_task(user, cluster, action: str, params: dict | None = None, *, names
     refuse_if_shutting_down()
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    access.require_run(user, action)
     chosen = sum([bool(names), bool(selector), bool(all_nodes)])
     if chosen != 1:
         raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
@@ -82,15 +85,10 @@ def heartbeat(task_ids, owner: str) -> list:
     return list(qs.filter(cancel_requested=True).values_list("pk", flat=True))
 
 
-def check_manage(user, task: ProgressTask) -> None:
-    if not (user and user.is_authenticated and (user.is_staff or task.user_id == user.pk)):
-        raise PermissionDenied("only the task's owner or staff may do this")
-
-
 def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
     """Ask the task to stop at the next node boundary; a task not yet started is cancelled at once."""
     if user is not None:
-        check_manage(user, task)
+        access.require_manage_task(user, task)
     if task.is_finished:
         raise ValidationError(f"task is already {task.status}")
     ProgressTask.objects.filter(pk=task.pk).update(cancel_requested=True)
@@ -112,7 +110,7 @@ def retry_task(task: ProgressTask, user, *, failed: bool = True, remaining: bool
     """A new task for the failed and/or never-finished nodes of `task`, linked by retry_of."""
     from kubenode.serve import refuse_if_shutting_down
 
-    check_manage(user, task)
+    access.require_manage_task(user, task)
     refuse_if_shutting_down()
     if not task.is_finished:
         raise ValidationError("a task can be retried once it has finished")

@@ -9,6 +9,8 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from kubenode import access
+
 from . import selectors, services
 
 
@@ -52,7 +54,7 @@ def task_detail(request, task_id):
     task = _task_or_404(request.user, task_id)
     return render(request, "progress/task_detail.html", {
         "task": task, "nodes": selectors.node_outcomes(task), "timeline": selectors.timeline(task),
-        "can_manage": request.user.is_staff or task.user_id == request.user.pk})
+        "can_manage": access.can_manage_task(request.user, task)})
 
 
 @require_POST

@@ -21,7 +21,7 @@ def test_sqlite_batch_with_twenty_workers_ends_with_exact_counts(kube_sim, tmp_p
                 "DJANGO_SETTINGS_MODULE": "kubenode.settings", "KUBENODE_DATA_DIR": str(tmp_path)})
     env.pop("KUBENODE_CONFIG", None)
     for args in (["migrate", "-v0"], ["shell", "-c", "from django.contrib.auth.models import User; "
-                                      "User.objects.create_user('ops', password='pw-ops-1234')"],
+                                      "User.objects.create_user('ops', password='pw-ops-1234', is_staff=True)"],
                  ["cluster_import", sim.kubeconfig, "--name", "sim", "--simulated"]):
         done = manage(*args, env=env)
         assert done.returncode == 0, done.stderr

@@ -9,8 +9,18 @@ from progress.models import ProgressTask, TaskStatus
 from progress.writer import Event, flush_events
 
 
-def make_user(username: str, *, staff: bool = False):
-    return get_user_model().objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+def make_user(username: str, *, staff: bool = False, role: str | None = "operator"):
+    """A user in the given role group (viewer / operator / admin; None: no group)."""
+    from django.contrib.auth.models import Group
+
+    from nodes.roles import ensure_groups
+
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+    if role:
+        if not Group.objects.filter(name=role).exists():
+            ensure_groups()
+        user.groups.add(Group.objects.get(name=role))
+    return user
 
 
 def make_task(user, *, nodes: int = 3, status: str = TaskStatus.RUNNING, owner: str = "test-runner", **extra):

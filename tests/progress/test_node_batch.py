@@ -55,7 +55,7 @@ def import_sim(sim, name="sim"):
 
 def test_exit_0_and_exact_summary_when_every_node_succeeded(kube_sim, node_batch):
     cluster = import_sim(kube_sim(nodes=12))
-    make_user("ann")
+    make_user("ann", role="admin")
     names = ["worker-0001", "worker-0002", "worker-0003"]
     out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "cordon", "--reason", "rack 4",
                      "--nodes", ",".join(names), "--concurrency", "2", "--json")
@@ -74,7 +74,7 @@ def test_exit_0_and_exact_summary_when_every_node_succeeded(kube_sim, node_batch
 
 def test_exit_1_with_every_failed_node_in_the_summary(kube_sim, node_batch):
     cluster = import_sim(kube_sim(nodes=40, fail_rate=0.3, seed=5))
-    make_user("ann")
+    make_user("ann", role="admin")
     out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "label", "--set", "team=a",
                      "--all", "--wait", "--json")
     assert out.returncode == 1, out.stderr
@@ -91,7 +91,7 @@ def test_exit_1_with_every_failed_node_in_the_summary(kube_sim, node_batch):
 
 def test_exit_1_in_plain_output_names_the_failed_nodes(kube_sim, node_batch):
     cluster = import_sim(kube_sim(nodes=5, fail_rate=1.0))
-    make_user("ann")
+    make_user("ann", role="admin")
     out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "uncordon", "--all")
     assert out.returncode == 1, out.stderr
     lines = out.stdout.strip().splitlines()
@@ -118,7 +118,7 @@ def test_exit_1_in_plain_output_names_the_failed_nodes(kube_sim, node_batch):
 ])
 def test_exit_2_for_bad_arguments_and_nothing_is_created(shared_sim, node_batch, args, message):
     sim_cluster = import_sim(shared_sim)
-    make_user("ann")
+    make_user("ann", role="admin")
     base = {"--cluster": sim_cluster.name, "--user": "ann"}
     for flag in ("--cluster", "--user"):
         if flag in args:
@@ -136,7 +136,7 @@ def test_drain_with_every_kubectl_option(kube_sim, node_batch):
 
     sim = kube_sim(nodes=14, seed=11)
     cluster = import_sim(sim)
-    make_user("ann")
+    make_user("ann", role="admin")
     api = core_api(sim.kubeconfig)
     pods = api.list_pod_for_all_namespaces().items
     # a node whose ledger pod a PodDisruptionBudget never lets go: only --disable-eviction drains it
@@ -171,7 +171,7 @@ def test_wait_on_a_terminal_shows_a_progress_bar(shared_sim, test_database_env):
     import pty
 
     cluster = import_sim(shared_sim)
-    make_user("ann")
+    make_user("ann", role="admin")
     controller, terminal = pty.openpty()
     proc = subprocess.Popen([sys.executable, "manage.py", "node_batch", "--cluster", cluster.name, "--user", "ann",
                              "--action", "uncordon", "--all", "--wait"], cwd=ROOT,

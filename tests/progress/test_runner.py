@@ -145,7 +145,7 @@ def test_shutdown_deadline_interrupts_a_node_still_in_flight(kube_sim, runners):
     api = core_api(sim.kubeconfig)
     blocked = sorted(p.spec.node_name for p in api.list_pod_for_all_namespaces().items
                      if p.metadata.name.startswith("ledger-") and (p.spec.node_name or "").startswith("worker"))[0]
-    ann = make_user("ann")
+    ann = make_user("ann", role="admin")
     # a PodDisruptionBudget never lets the ledger pod go: this drain would wait for its whole timeout
     task = services.create_task(ann, cluster, "drain", {"ignore_daemonsets": True, "delete_emptydir_data": True,
                                                         "force": True, "timeout": 600}, names=[blocked],

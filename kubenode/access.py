@@ -1,0 +1,75 @@
+"""Who may do what: every permission rule of kubenode, in one place.
+
+Services call these (not only views), so the pages, the command line and any later API share one copy of each
+rule. Roles are Django groups with permissions (created by migration nodes/0003_roles):
+
+- viewer: read clusters, nodes, tasks of their own, the audit log (staff see every task);
+- operator: labels, taints, cordon and uncordon (`nodes.operate_nodes`), label and taint templates;
+- admin: drain (`nodes.drain_nodes`), clusters, users; staff and superusers are admins.
+
+A task may be seen and managed (cancelled, retried) by its owner and by staff; acting on a task always needs the
+acting user's *current* right to run the task's action.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+
+ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
+OPERATOR_ACTIONS = frozenset({"label", "unlabel", "taint", "untaint", "cordon", "uncordon"})
+
+
+def _active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def is_admin(user) -> bool:
+    return _active(user) and bool(user.is_superuser or user.is_staff or user.has_perm("nodes.drain_nodes"))
+
+
+def is_operator(user) -> bool:
+    return is_admin(user) or (_active(user) and user.has_perm("nodes.operate_nodes"))
+
+
+def can_run(user, action: str) -> bool:
+    if action not in ACTIONS:
+        return False
+    if action == "drain":
+        return is_admin(user)
+    return is_operator(user)
+
+
+def require_run(user, action: str) -> None:
+    if not can_run(user, action):
+        raise PermissionDenied(f"you may not run {action or 'this action'}")
+
+
+def allowed_actions(user) -> list[str]:
+    return [a for a in ACTIONS if can_run(user, a)]
+
+
+def can_manage_templates(user) -> bool:
+    return is_operator(user)
+
+
+def require_manage_templates(user) -> None:
+    if not can_manage_templates(user):
+        raise PermissionDenied("label and taint templates are for operators")
+
+
+def sees_every_task(user) -> bool:
+    return _active(user) and bool(user.is_staff or user.is_superuser)
+
+
+def can_view_task(user, task) -> bool:
+    return _active(user) and (sees_every_task(user) or task.user_id == user.pk)
+
+
+def can_manage_task(user, task) -> bool:
+    """Cancel or retry: the owner or an admin, who may still run the task's action."""
+    return can_view_task(user, task) and can_run(user, task.action)
+
+
+def require_manage_task(user, task) -> None:
+    if not can_manage_task(user, task):
+        raise PermissionDenied("only the task's owner or staff, with the right to run its action, may do this")
