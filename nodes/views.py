@@ -193,7 +193,7 @@ def node_action(request, cluster):
     The preview lists at most PREVIEW_LIMIT nodes and says so; the confirmation posts every target it resolved
     (one field, comma-separated), so the batch acts on exactly the N nodes the preview counted.
     """
-    from nodes import services
+    from nodes import batches, services
     from progress import services as progress_services
 
     cluster = get_object_or_404(Cluster, name=cluster)
@@ -220,8 +220,8 @@ def node_action(request, cluster):
         if concurrency < 0 or concurrency > ctx["limit"]:
             raise ValidationError(f"concurrency must be between 1 and {ctx['limit']}")
         if p.get("confirm") == "yes":
-            task = progress_services.create_task(request.user, cluster, action, params, names=targets,
-                                                 concurrency=concurrency)
+            task = batches.start_batch(request.user, cluster, action, params, names=targets,
+                                       concurrency=concurrency)
             return redirect(f"{reverse('nodes:node_list', args=[cluster.name])}?task={task.pk}")
         ctx.update(params=params, count=len(targets), targets_text=",".join(targets),
                    shown=min(len(targets), PREVIEW_LIMIT))
