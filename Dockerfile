@@ -1,46 +1,56 @@
-# kubenode: daphne serving the Django application, started by scripts/entrypoint.sh (the same
-# script the tests start it with). Manifests: deploy/ (kustomize). Operations: docs/operations.md.
-#   docker build -t kubenode .
-#   docker run --rm --env-file kubenode.env kubenode migrate          # what the migrations Job runs
-#   docker run --rm --env-file kubenode.env -p 8000:8000 kubenode     # serve (the default command)
-FROM python:3.11-slim
+# kubenode: one image, three roles, each started by scripts/entrypoint.sh (the same script the tests start it with):
+#   serve (default)  the web role: daphne serving pages, the admin and /ws/progress/
+#   worker           the worker role: claims queued batches and runs their node operations
+#   listen           the standalone listener (progress.listener=standalone): doorbells into channels-redis
+#   migrate, wait-migrations, manage ARGS…
+# Manifests: deploy/ (kustomize). Operations: docs/operations.md.
+#   docker build -t kubenode .                        # on python:3.11-slim
+#   docker build --build-arg BASE_IMAGE=… -t kubenode .   # any Debian-like base with python3 and its venv module
+#   scripts/image.sh build                            # how the tests build it: a Debian bookworm base, buildah
+#
+# Everything Python is installed into a virtual environment (/opt/venv), so the image builds the same on
+# python:3.11-slim and on a Debian base whose own python3 is "externally managed".
+# Not in the image: the simulator (kubesim/), tests, benchmarks, docs (.dockerignore is an allow-list).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     DJANGO_SETTINGS_MODULE=kubenode.settings \
     KUBENODE_DATA_DIR=/app/var \
-    PYTHON=python3 \
+    PYTHON=/opt/venv/bin/python \
     BIND=0.0.0.0 \
     PORT=8000
 
 WORKDIR /app
 
-# Dependencies first (a layer that changes only with requirements.txt). psycopg[binary] and
-# cryptography ship wheels: no compiler needed.
+# Dependencies first (a layer that changes only with requirements.txt). psycopg[binary] and cryptography ship
+# wheels: no compiler needed.
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install -r requirements.txt \
+ && /opt/venv/bin/python -c "import daphne, django, psycopg, kubernetes, channels_redis"
 
-RUN groupadd --system --gid 10001 kubenode \
- && useradd --system --uid 10001 --gid kubenode --home-dir /app --no-create-home --shell /usr/sbin/nologin kubenode
+RUN (getent group 10001 >/dev/null || groupadd --system --gid 10001 kubenode) \
+ && (getent passwd 10001 >/dev/null || useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin kubenode)
 
-COPY manage.py ./
-COPY kubenode ./kubenode
-COPY nodes ./nodes
-COPY progress ./progress
-COPY templates ./templates
-COPY static ./static
-COPY scripts/entrypoint.sh ./scripts/entrypoint.sh
+# The application: what .dockerignore lets through (an allow-list), in one layer.
+COPY . ./
 
-# Static files collected at build time into KUBENODE_DATA_DIR/static (served by whitenoise), so the
-# root filesystem can be read-only at run time. collectstatic needs settings, not a database.
-RUN DEBUG=1 SECRET_KEY=collectstatic-only python3 manage.py collectstatic --noinput --verbosity 0 \
+# Static files collected at build time into KUBENODE_DATA_DIR/static (served by whitenoise), so the root filesystem
+# can be read-only at run time. collectstatic needs settings, not a database.
+RUN DEBUG=1 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
  && rm -f /app/var/debug-secret-key \
- && chmod -R a+rX /app \
- && chown kubenode:kubenode /app/var
+ && find /app -name __pycache__ -prune -exec rm -rf {} + \
+ && chmod -R a+rX /app /opt/venv \
+ && chown 10001:10001 /app/var
 
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 8001
 ENTRYPOINT ["/app/scripts/entrypoint.sh"]
 CMD ["serve"]

@@ -18,13 +18,15 @@ async def ahttp_json(url: str) -> dict:
 
 
 class Watcher:
-    """Connects with the bench user's session; records (arrival wall time) per (task, seq)."""
+    """Connects with the bench user's session; records (arrival wall time) per (task, seq) of every message."""
 
     def __init__(self, ws_url: str, cookie: str, origin: str):
         self.ws_url, self.cookie, self.origin = ws_url, cookie, origin
         self.arrivals: dict[tuple[str, int], float] = {}
         self.frames: list[dict] = []
         self.duplicates = 0
+        self.frames_received = 0  # WebSocket frames that carried messages (a list each)
+        self.other: list[dict] = []  # frames that were not messages (protocol errors)
         self._waiters: dict[tuple[str, int], asyncio.Future] = {}
         self._ws = None
         self._reader: asyncio.Task | None = None
@@ -44,18 +46,21 @@ class Watcher:
         async for raw in self._ws:
             at = time.time()
             frame = json.loads(raw)
-            if "seq" not in frame:
+            if not isinstance(frame, list):  # messages come as lists; anything else (an error) is kept aside
+                self.other.append(frame)
                 continue
-            key = (str(frame["task"]), int(frame["seq"]))
-            if key in self.arrivals:
-                self.duplicates += 1
-                continue
-            self.arrivals[key] = at
-            if self.keep_frames:
-                self.frames.append(frame)
-            waiter = self._waiters.pop(key, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(at)
+            self.frames_received += 1
+            for message in frame:
+                key = (str(message["task"]), int(message["seq"]))
+                if key in self.arrivals:
+                    self.duplicates += 1
+                    continue
+                self.arrivals[key] = at
+                if self.keep_frames:
+                    self.frames.append(message)
+                waiter = self._waiters.pop(key, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(at)
 
     async def resume(self, task: str, after_seq: int = 0) -> None:
         await self._ws.send(json.dumps({"type": "resume", "task": task, "after_seq": after_seq}))

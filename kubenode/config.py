@@ -28,6 +28,7 @@ NOTIFY_TYPES = ("memory", "postgres", "redis", "polling")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LISTENER_MODES = ("embedded", "standalone")
 
 
 class ConfigError(Exception):
@@ -239,6 +240,12 @@ KEYS: tuple[Key, ...] = (
     Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",),
         doc="DEBUG also logs every delivery hop (doorbell sent, received, forwarded)"),
     Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
+    Key("progress.listener", _choice(LISTENER_MODES), "embedded", ("PROGRESS_LISTENER",),
+        doc="embedded: each web process runs its own doorbell listener (in-memory channel layer); standalone: "
+            "`manage.py progress_listen` processes feed a channels-redis layer (at progress.redis.*) and the web "
+            "processes open no LISTEN connection"),
+    Key("progress.listener_health_port", _non_negative_int, 8002, ("PROGRESS_LISTENER_HEALTH_PORT",),
+        doc="port of the standalone listener's /healthz, /readyz and /metrics (0: none)"),
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}
@@ -450,6 +457,11 @@ def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
     if not values["server.secret_key"].value and not debug:
         raise ConfigError("server.secret_key: not set (env SECRET_KEY) and DEBUG is off: "
                           "set SECRET_KEY to a long random value")
+    listener = values["progress.listener"]
+    if listener.value == "standalone" and values["progress.notify_type"].value == "memory":
+        raise ConfigError(f"progress.listener: 'standalone' from {listener.source} needs doorbells that reach "
+                          f"other processes (progress.notify_type postgres, redis or polling), but "
+                          f"progress.notify_type is 'memory' (from {values['progress.notify_type'].source})")
     if values["database.max_idle_conns"].value > values["database.max_open_conns"].value:
         idle = values["database.max_idle_conns"]
         raise ConfigError(f"database.max_idle_conns: {idle.value!r} from {idle.source} is larger than "

@@ -24,6 +24,11 @@ TASKS = Counter("kubenode_tasks_total", "Batches that reached a status.", ["stat
 TASKS_RUNNING = Gauge("kubenode_tasks_running", "Batches running in this process.")
 NODES_PROCESSED = Counter("kubenode_nodes_processed_total", "Node operations finished.", ["action", "outcome"])
 KUBE_API_ERRORS = Counter("kubenode_kube_api_errors_total", "Kubernetes API errors by HTTP status.", ["code"])
+DOORBELLS_FORWARDED = Counter("kubenode_doorbells_forwarded_total",
+                              "Doorbells a standalone listener sent to the web processes' shared channel layer.",
+                              ["outcome"])
+LISTENER_LAYER_OK = Gauge("kubenode_listener_layer_ok",
+                          "1 while a standalone listener reaches the shared channel layer (Redis).")
 DELIVERY_BACKLOG = Gauge("kubenode_delivery_backlog",
                          "Messages queued in this process's channel layer, not yet taken by a WebSocket consumer.")
 
@@ -52,6 +57,14 @@ def doorbell_sent(backend: str) -> None:
 
 def doorbell_received(backend: str) -> None:
     DOORBELLS_RECEIVED.labels(backend=backend).inc()
+
+
+def doorbell_forwarded(ok: bool) -> None:
+    DOORBELLS_FORWARDED.labels(outcome="ok" if ok else "failed").inc()
+
+
+def set_listener_layer_ok(ok: bool) -> None:
+    LISTENER_LAYER_OK.set(1 if ok else 0)
 
 
 def notify_failed(backend: str) -> None:

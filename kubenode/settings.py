@@ -131,10 +131,15 @@ def _database(cfg: kconfig.Config) -> dict:
 DATABASES = {"default": _database(CONFIG)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Consumers always sit on this process's in-memory layer; doorbells from other replicas reach it through this
-# process's listener (PostgreSQL LISTEN, Redis through channels-redis, or polling), so a broken Redis or database
-# connection never takes the WebSockets down with it.
-CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer", "CONFIG": {"capacity": 1000}}}
+# progress.listener=embedded (the default): consumers sit on this process's in-memory layer; doorbells from other
+# processes reach it through this process's own listener (PostgreSQL LISTEN, Redis through channels-redis, or
+# polling), so a broken Redis or database connection never takes the WebSockets down with it.
+# progress.listener=standalone: consumers sit on a channels-redis layer (progress.redis.*) that the
+# `progress_listen` processes feed; this process opens no LISTEN connection.
+if CONFIG["progress.listener"] == "standalone":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "progress.notify.layer.SharedLayer"}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer", "CONFIG": {"capacity": 1000}}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,10 +2,13 @@
 
 Client frames: {"type": "resume", "task": ID, "after_seq": N}.
 Server frames: {"type": "snapshot", "tasks": [task state, ...]};
-message frames {"task", "seq", "type" (progress/complete/error/cancelled/interrupted), "total", "done",
-"succeeded", "failed", "node", "outcome", "error"[, "detail"]}; {"type": "protocol_error", "error": text}
-for frames the server cannot accept (the connection stays open).
+a list of messages, one task's consecutive messages in seq order (the rows one doorbell announced, a page of a
+resume): [{"task", "seq", "type" (progress/complete/error/cancelled/interrupted), "total", "done", "succeeded",
+"failed", "node", "outcome", "error"[, "detail"]}, ...]; {"type": "protocol_error", "error": text} for frames
+the server cannot accept (the connection stays open).
 Per connection, each task has a cursor (the last seq sent): no seq is ever sent twice.
+Fan-out: the connections of this process woken by one doorbell at the same cursor share one read and one
+serialized frame; each connection only writes that text to its socket.
 Tasks in the snapshot go live from their last_seq at connect (the snapshot carries their counters); a resume asks for
 what came before, and gets exactly the part this connection has not sent. Tasks created later go live from seq 1.
 """
@@ -13,8 +16,10 @@ what came before, and gets exactly the part this connection has not sent. Tasks 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -28,6 +33,8 @@ from .notify.memory import remember_serving_loop
 
 log = logging.getLogger("kubenode.progress.ws")
 
+GROUP_RENEW_S = 3600.0
+
 
 @database_sync_to_async
 def _snapshot(user):
@@ -39,19 +46,38 @@ def _task_owner(user, task_id):
     return selectors.get_task_for(user, task_id).user_id
 
 
-@database_sync_to_async
-def _messages_after(task_id, after_seq, up_to=None):
-    return selectors.messages_after(task_id, after_seq, up_to=up_to)
+@dataclass(frozen=True)
+class Page:
+    """Consecutive messages of one task, read once, and the frame that carries them, serialized once."""
 
+    frames: list[dict]
+    text: str
+
+    @property
+    def last_seq(self) -> int:
+        return self.frames[-1]["seq"] if self.frames else 0
+
+
+def encode(frames: list[dict]) -> str:
+    return json.dumps(frames, separators=(",", ":"))
+
+
+def _read_page(task_id, after_seq, up_to=None) -> Page:
+    frames = selectors.messages_after(task_id, after_seq, up_to=up_to)
+    return Page(frames, encode(frames) if frames else "")
+
+
+_messages_after = database_sync_to_async(_read_page)
 
 _shared_reads: dict[tuple, asyncio.Future] = {}
 
 
-async def _shared_messages_after(task_id, after_seq, rung_seq):
-    """One query for all consumers of this process woken by the same doorbell at the same cursor.
+async def _shared_messages_after(task_id, after_seq, rung_seq) -> Page:
+    """One query and one serialized frame for all consumers of this process woken by the same doorbell at the
+    same cursor.
 
     The query starts after that doorbell arrived here, so it sees every row up to `rung_seq`; sharing it keeps a
-    doorbell from costing one query per connected client (the ORM runs them one by one on one thread).
+    doorbell from costing one query and one JSON encoding per connected client.
     """
     key = (task_id, after_seq, rung_seq)
     future = _shared_reads.get(key)
@@ -75,14 +101,29 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.baselines: dict[str, int] = {}  # last_seq of the tasks in the snapshot
         self.groups_joined = {user_group(user.pk)}
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.renewer = asyncio.ensure_future(self._renew_groups())
         await self.accept()
         tasks = await _snapshot(user)
         self.baselines = {t["task"]: t["last_seq"] for t in tasks}
         await self.send_json({"type": "snapshot", "tasks": tasks})
 
     async def disconnect(self, code):
+        renewer = getattr(self, "renewer", None)
+        if renewer is not None:
+            renewer.cancel()
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _renew_groups(self):
+        """Channel layers forget group members after their group expiry (a day): a page left open for days
+        renews its membership, so it keeps receiving doorbells."""
+        while True:
+            await asyncio.sleep(GROUP_RENEW_S)
+            for group in list(self.groups_joined):
+                try:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                except Exception:  # noqa: BLE001 - tried again at the next renewal
+                    log.warning("renewing the group membership of a WebSocket failed", exc_info=True)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "resume":
@@ -149,20 +190,20 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             metrics.observe_delivery_latency(time.time() - rung_at)
 
     async def _push(self, task_id: str, rung_seq: int | None = None) -> int:
+        """Send every message past this connection's cursor, a page (one frame) at a time; returns how many."""
         sent = 0
         while True:
+            cursor = self.cursors[task_id]  # one handler runs at a time per connection: it cannot move meanwhile
             if rung_seq is not None:
-                frames = await _shared_messages_after(task_id, self.cursors[task_id], rung_seq)
+                page = await _shared_messages_after(task_id, cursor, rung_seq)
                 rung_seq = None  # further pages: this connection's own reads
             else:
-                frames = await _messages_after(task_id, self.cursors[task_id])
-            for frame in frames:
-                if frame["seq"] <= self.cursors[task_id]:
-                    continue
-                self.cursors[task_id] = frame["seq"]
-                await self.send_json(frame)
-                sent += 1
-            if len(frames) < selectors.PAGE_SIZE:
+                page = await _messages_after(task_id, cursor)
+            if page.frames:
+                self.cursors[task_id] = page.last_seq
+                await self.send(text_data=page.text)
+                sent += len(page.frames)
+            if len(page.frames) < selectors.PAGE_SIZE:
                 return sent
 
     async def _backfill(self, task_id: str, after: int) -> None:
@@ -170,12 +211,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         floor = self.floors[task_id]
         cursor = after
         while cursor < floor:
-            frames = await _messages_after(task_id, cursor, up_to=floor)
-            for frame in frames:
-                await self.send_json(frame)
-            if len(frames) < selectors.PAGE_SIZE:
+            page = await _messages_after(task_id, cursor, floor)
+            if page.frames:
+                await self.send(text_data=page.text)
+            if len(page.frames) < selectors.PAGE_SIZE:
                 break
-            cursor = frames[-1]["seq"]
+            cursor = page.last_seq
         self.floors[task_id] = after
 
     async def _error(self, text: str, **extra) -> None:

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The container's entrypoint, and the very script the tests start the application with.
 #
-#   entrypoint.sh [serve]        daphne serving kubenode (graceful SIGTERM; python -m kubenode.serve)
+#   entrypoint.sh [serve]        the web role: daphne serving kubenode (graceful SIGTERM; python -m kubenode.serve)
+#   entrypoint.sh worker ARGS…   the worker role: python manage.py progress_worker (claims and runs batches;
+#                                SIGTERM finishes the node operations in flight and hands the rest back)
+#   entrypoint.sh listen ARGS…   the standalone listener (progress.listener=standalone): python manage.py
+#                                progress_listen (doorbells into the web processes' shared channel layer)
 #   entrypoint.sh migrate        apply the database migrations once (the migrations Job), then make sure
 #                                a first superuser exists (its generated password is printed once)
 #   entrypoint.sh wait-migrations  wait until every migration is applied (an init container of each replica)
@@ -19,6 +23,12 @@ cmd=${1:-serve}
 case "$cmd" in
   serve)
     exec "$PYTHON" -m kubenode.serve --bind "${BIND:-0.0.0.0}" --port "${PORT:-8000}" "$@"
+    ;;
+  worker)
+    exec "$PYTHON" manage.py progress_worker "$@"
+    ;;
+  listen)
+    exec "$PYTHON" manage.py progress_listen "$@"
     ;;
   migrate)
     "$PYTHON" manage.py migrate --noinput "$@"
@@ -42,7 +52,7 @@ case "$cmd" in
     exec "$PYTHON" manage.py "$@"
     ;;
   *)
-    echo "usage: entrypoint.sh [serve|migrate|wait-migrations|manage ARGS…]" >&2
+    echo "usage: entrypoint.sh [serve|worker|listen|migrate|wait-migrations|manage ARGS…]" >&2
     exit 64
     ;;
 esac

@@ -1,7 +1,8 @@
 """The process-wide notifier: `get_notifier()` chooses the backend by settings.CONFIG.notify_type.
 
 memory (one process), postgres (LISTEN/NOTIFY), redis (channels-redis), polling (the table on a timer).
-Every web process runs a listener for it (`start_listener_when_serving`, called by kubenode.asgi under daphne).
+Every web process runs a listener for it (`start_listener_when_serving`, called by kubenode.asgi under daphne),
+unless progress.listener=standalone: then `progress_listen` processes run it and feed the shared layer (layer.py).
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ def start_listener_when_serving() -> bool:
         from .local import remember_serving_loop
 
         remember_serving_loop(loop)
-        get_notifier().start()
+        if settings.CONFIG["progress.listener"] == "standalone":
+            get_notifier().watch_standalone()  # doorbells come from progress_listen through the shared layer
+        else:
+            get_notifier().start()
 
     loop.call_soon_threadsafe(start)
     return True

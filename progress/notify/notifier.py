@@ -16,7 +16,7 @@ from django.db import transaction
 
 from .base import Doorbell
 from .listener import Listener
-from .local import forward
+from .local import forward, serving_loop
 
 log = logging.getLogger("kubenode.progress.notify")
 
@@ -27,6 +27,7 @@ class Notifier:
     def __init__(self, replica: str | None = None):
         self.replica = str(replica or getattr(settings, "REPLICA_ID", "") or "local")
         self.listener: Listener | None = None
+        self.watch = None  # progress.listener=standalone, in a web process: the listener registry (layer.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -42,11 +43,25 @@ class Notifier:
     # --- shared
 
     def forward_locally_unless_listening(self, doorbell: Doorbell) -> None:
-        """After commit, hand the doorbell to this process's own clients when no connected listener will."""
+        """After commit, hand the doorbell to this process's own clients when no connected listener will.
+
+        Only a process that serves WebSockets (or follows a task itself) has such clients: a worker process has
+        none, and its doorbells reach the web processes through their listeners."""
         listener = self.listener
-        if listener is not None and listener.connected:
+        if (listener is not None and listener.connected) or serving_loop() is None:
             return
         transaction.on_commit(lambda: safe_forward(doorbell))
+
+    def watch_standalone(self):
+        """progress.listener=standalone, in a web process: no listener here; watch the standalone ones."""
+        from .layer import ListenerWatch
+
+        with self._lock:
+            if self.watch is None:
+                self.watch = ListenerWatch(self.type, self.replica)
+                self._loop = asyncio.get_running_loop()
+        self.watch.start()
+        return self.watch
 
     def start(self, deliver=None) -> Listener:
         """Start this process's listener on the running event loop (idempotent)."""
@@ -65,13 +80,15 @@ class Notifier:
     def status(self) -> dict:
         if self.listener is not None:
             return self.listener.status()
+        if self.watch is not None:
+            return self.watch.status()
         return {"requested": self.type, "effective": self.type, "healthy": None, "fallback": False, "why": "",
                 "verified": False, "listener": "not running in this process", "round_trip_ms": None,
                 "reconnects": 0, "replica": self.replica}
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the listener (from any thread)."""
-        listener, loop = self.listener, self._loop
+        listener, loop = self.listener or self.watch, self._loop
         if listener is None or loop is None or loop.is_closed():
             return
         try:
@@ -89,8 +106,9 @@ class Notifier:
                 log.debug("stopping the listener failed", exc_info=True)
 
     async def aclose(self) -> None:
-        if self.listener is not None:
-            await self.listener.stop()
+        for part in (self.listener, self.watch):
+            if part is not None:
+                await part.stop()
 
 
 def safe_forward(doorbell: Doorbell) -> None:

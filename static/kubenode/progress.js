@@ -8,7 +8,8 @@
  *   KubenodeProgress.watch(taskId, {lastSeq, counters}, fn)   follow a task without a dialog (live bars in
  *                                   lists): fn(state) on every change; starts after lastSeq, which the page rendered
  *
- * Delivery: a WebSocket to /ws/progress/ sending {"type":"resume","task":ID,"after_seq":N};
+ * Delivery: a WebSocket to /ws/progress/ sending {"type":"resume","task":ID,"after_seq":N}; messages arrive as
+ * lists (one frame per doorbell or page: [{task, seq, type, counters…}, …]), other frames are objects;
  * after a disconnect it reconnects with exponential backoff and resumes from the last seq it saw.
  * Frames are de-duplicated by (task, seq). When the WebSocket cannot connect, the dialog polls
  * /progress/tasks/<id>.json?after_seq=N and says so. "Completed" is shown only when the server's
@@ -125,6 +126,7 @@
     };
     ws.onmessage = function (ev) {
       var frame; try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      if (Array.isArray(frame)) { frame.forEach(apply); return; }  // messages: a list per frame, in seq order
       if (frame.type === "snapshot") {
         (frame.tasks || []).forEach(function (t) {
           if (tasks[t.task] && !tasks[t.task].final) resume(t.task);

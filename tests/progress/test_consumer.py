@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 from channels.db import database_sync_to_async
@@ -28,13 +29,24 @@ async def connect(user=None, origin=ORIGIN):
     return comm, connected
 
 
+async def messages(comm, timeout=10) -> list[dict]:
+    """The messages of the next frame: a non-empty list, one task, consecutive seq."""
+    frame = await comm.receive_json_from(timeout=timeout)
+    assert isinstance(frame, list) and frame, f"expected a list of messages, got {frame!r}"
+    assert len({m["task"] for m in frame}) == 1
+    seqs = [m["seq"] for m in frame]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    return frame
+
+
 async def frames_until(comm, predicate, timeout=10):
+    """Messages, frame after frame, until one satisfies `predicate`."""
     got = []
     while True:
-        frame = await comm.receive_json_from(timeout=timeout)
-        got.append(frame)
-        if predicate(frame):
-            return got
+        for message in await messages(comm, timeout):
+            got.append(message)
+            if predicate(message):
+                return got
 
 
 async def test_rejects_anonymous_and_foreign_origin():
@@ -67,8 +79,8 @@ async def test_resume_sends_backlog_then_live_without_gap_or_duplicate():
     comm, _ = await connect(ann)
     await comm.receive_json_from(timeout=5)  # snapshot
     await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 3})
-    got = await frames_until(comm, lambda f: f.get("seq") == 1100)
-    assert [f["seq"] for f in got] == list(range(4, 1101))  # paged backlog, in order
+    pages = [await messages(comm) for _ in range(3)]
+    assert [(p[0]["seq"], p[-1]["seq"]) for p in pages] == [(4, 503), (504, 1003), (1004, 1100)]  # paged backlog
     # live: more rows are written and the doorbell rings; a resume repeated meanwhile sends nothing twice
     await database_sync_to_async(write_results)(task, [(n, n[-1] != "7") for n in names[1100:1200]])
     await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 1050})
@@ -106,8 +118,8 @@ async def test_users_are_isolated_and_staff_may_watch():
     await boss_ws.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 0})
     await asyncio.sleep(0.1)
     await database_sync_to_async(write_results)(task, [("node-00000", True)])
-    assert (await ann_ws.receive_json_from(timeout=5))["seq"] == 1  # live, without asking
-    assert (await boss_ws.receive_json_from(timeout=5))["seq"] == 1
+    assert [m["seq"] for m in await messages(ann_ws)] == [1]  # live, without asking
+    assert [m["seq"] for m in await messages(boss_ws)] == [1]
     assert await bob_ws.receive_nothing(timeout=0.5)
     for ws in (bob_ws, boss_ws, ann_ws):
         await ws.disconnect()
@@ -126,5 +138,31 @@ async def test_malformed_frames_get_an_error_and_the_connection_stays():
     await comm.send_to(bytes_data=b"\x00\x01")
     assert (await comm.receive_json_from(timeout=5))["type"] == "protocol_error"
     await comm.send_json_to({"type": "resume", "task": str(task.pk), "after_seq": 0})
-    assert (await comm.receive_json_from(timeout=5))["seq"] == 1
+    assert [m["seq"] for m in await messages(comm)] == [1]
     await comm.disconnect()
+
+
+async def test_one_doorbell_is_one_frame_serialized_once_for_every_connection(monkeypatch):
+    """Fan-out: a flush of 40 results is one doorbell; five connections at the same cursor get the same frame,
+    a list of the 40 messages, encoded once in this process (one read, one JSON text)."""
+    from progress import consumers
+
+    encoded = []
+    real_encode = consumers.encode
+    monkeypatch.setattr(consumers, "encode", lambda frames: encoded.append(len(frames)) or real_encode(frames))
+    ann = await database_sync_to_async(make_user)("ann")
+    task = await database_sync_to_async(make_task)(ann, nodes=40)
+    socks = []
+    for _ in range(5):
+        comm, connected = await connect(ann)
+        assert connected and (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+        socks.append(comm)
+    await database_sync_to_async(write_results)(task, [(n, True) for n in task.nodes])  # one flush, seq 1..40
+    texts = [await comm.receive_from(timeout=5) for comm in socks]
+    assert len(set(texts)) == 1  # the very same text on every connection
+    frame = json.loads(texts[0])
+    assert [m["seq"] for m in frame] == list(range(1, 41)) and {m["task"] for m in frame} == {str(task.pk)}
+    assert encoded == [40]  # serialized once for the five connections
+    for comm in socks:
+        assert await comm.receive_nothing(timeout=0.2)
+        await comm.disconnect()

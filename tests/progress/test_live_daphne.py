@@ -63,11 +63,22 @@ def open_ws(replica, session: str, origin: str | None = None):
                    additional_headers={"Cookie": f"sessionid={session}"}, open_timeout=20)
 
 
-def recv(ws, timeout=30) -> dict:
+def recv(ws, timeout=30):
+    """The next frame, decoded: a list of messages, or an object (snapshot, protocol_error)."""
     return json.loads(ws.recv(timeout=timeout))
 
 
-def drain_pending(ws, quiet=1.0) -> list[dict]:
+def recv_messages(ws, timeout=30) -> list[dict]:
+    """The messages of the next frame, which must be a list of one task's consecutive messages."""
+    frame = recv(ws, timeout)
+    assert isinstance(frame, list) and frame, f"expected a list of messages, got {frame!r}"
+    seqs = [m["seq"] for m in frame]
+    assert len({m["task"] for m in frame}) == 1 and seqs == list(range(seqs[0], seqs[0] + len(seqs))), frame
+    return frame
+
+
+def drain_pending(ws, quiet=1.0) -> list:
+    """Every frame that still arrives (nothing within `quiet` seconds ends it)."""
     frames = []
     while True:
         try:
@@ -121,14 +132,17 @@ def test_batch_progress_over_a_real_daphne_process(live):
     # live, without asking: every message of ann's own task, in order, from seq 1
     first = []
     while len(first) < 6:
-        first.append(recv(ws1))
-    assert [f["seq"] for f in first] == [1, 2, 3, 4, 5, 6] and {f["task"] for f in first} == {task_id}
+        first.extend(recv_messages(ws1))
+    assert [f["seq"] for f in first] == list(range(1, len(first) + 1)) and {f["task"] for f in first} == {task_id}
     # a malformed frame gets an error frame; the socket stays open and delivery goes on
     ws1.send("this is not json")
     errors = []
     while not errors or len(first) < 10:
         frame = recv(ws1)
-        (errors if frame.get("type") == "protocol_error" else first).append(frame)
+        if isinstance(frame, list):
+            first.extend(frame)
+        else:
+            errors.append(frame)
     assert errors[0]["error"] == "frames must be JSON text" and len(errors) == 1
     assert_increasing(first)
     seen = first[-1]["seq"]
@@ -145,9 +159,9 @@ def test_batch_progress_over_a_real_daphne_process(live):
     ws2.send(json.dumps({"type": "resume", "task": task_id, "after_seq": seen}))
     second = []
     while not second or second[-1]["type"] not in FINAL:
-        frame = recv(ws2, timeout=120)
-        assert frame["task"] == task_id and "seq" in frame, frame
-        second.append(frame)
+        frame = recv_messages(ws2, timeout=120)
+        assert {m["task"] for m in frame} == {task_id}, frame
+        second.extend(frame)
     assert_increasing(second)
     assert second[-1]["seq"] > seen
     received = {f["seq"]: f for f in first + second}
@@ -173,7 +187,9 @@ def test_batch_progress_over_a_real_daphne_process(live):
     with open_ws(replica, ann_session) as ws3:
         assert recv(ws3)["type"] == "snapshot"
         ws3.send(json.dumps({"type": "resume", "task": task_id, "after_seq": seen}))
-        third = [recv(ws3) for _ in range(task.last_seq - seen)]
+        third = []
+        while len(third) < task.last_seq - seen:
+            third.extend(recv_messages(ws3))
         assert [f["seq"] for f in third] == list(range(seen + 1, task.last_seq + 1))
         assert third == [received[f["seq"]] for f in third]
         assert drain_pending(ws3) == []

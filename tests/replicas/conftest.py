@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.daphne import launch
 from tests.fixtures.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,20 +73,25 @@ def start_batch(client, cluster, nodes: list[str], concurrency: int = 4) -> str:
     return re.search(r"[?&]task=([0-9a-f-]{36})", resp.geturl()).group(1)
 
 
-def collect(ws, task_id: str, timeout: float = 240, on_frame=None) -> list[dict]:
-    """Every frame of `task_id` until its final message (asserting no frame of another task arrives)."""
+def collect(ws, task_id: str, timeout: float = 240, on_frame=None, arrivals: list | None = None) -> list[dict]:
+    """Every message of `task_id` until its final one. Every frame must be a list of that task's messages: a
+    protocol error, a snapshot (sent only at connect, already read) or another task's message fails the test.
+    `arrivals` (optional) gets (wall time, message) for each message as its frame arrives."""
     from tests.progress.test_live_daphne import FINAL, recv
 
     frames = []
     deadline = time.monotonic() + timeout
     while not frames or frames[-1]["type"] not in FINAL:
         frame = recv(ws, timeout=max(1, deadline - time.monotonic()))
-        if frame.get("type") in ("snapshot", "protocol_error"):
-            continue
-        assert frame["task"] == task_id, frame
-        frames.append(frame)
-        if on_frame is not None:
-            on_frame(frames)
+        at = time.time()
+        assert isinstance(frame, list) and frame, f"expected a list of messages of task {task_id}, got {frame!r}"
+        for message in frame:
+            assert message["task"] == task_id, message
+            frames.append(message)
+            if arrivals is not None:
+                arrivals.append((at, message))
+            if on_frame is not None:
+                on_frame(frames)
     return frames
 
 
@@ -158,3 +164,55 @@ def manage(*args, env: dict, timeout: float = 60) -> subprocess.CompletedProcess
     full.pop("KUBENODE_CONFIG", None)
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=full,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def standalone_listeners(tmp_path, test_database_env):
+    """Factory: start `manage.py progress_listen` (progress.listener=standalone) processes on the test database;
+    each is returned as a Replica whose http_url is its health port. All stopped afterwards."""
+    started = []
+
+    def start(name: str, **env):
+        port = free_port()
+        full = {**os.environ, **test_database_env, "PROGRESS_LISTENER": "standalone", "KUBENODE_REPLICA_ID": name,
+                "PROGRESS_LISTENER_HEALTH_PORT": str(port), "PYTHONUNBUFFERED": "1", **env,
+                "DJANGO_SETTINGS_MODULE": "kubenode.settings"}
+        full.pop("KUBENODE_CONFIG", None)
+        listener = launch(name, [sys.executable, str(ROOT / "manage.py"), "progress_listen"], full, tmp_path, port,
+                          f"progress_listen {name}")
+        started.append(listener)
+        return listener
+
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+def scrape(process) -> dict[str, float]:
+    """The Prometheus text of a process's /metrics as {'name{labels}': value}."""
+    with urllib.request.urlopen(f"{process.http_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def message_times(task_id: str) -> dict[int, float]:
+    """When each message row of a task was written (wall clock of the writing process), by seq."""
+    from progress.models import ProgressMessage
+
+    return {seq: at.timestamp() for seq, at in
+            ProgressMessage.objects.filter(task_id=task_id).values_list("seq", "created_at")}
+
+
+def assert_realtime(arrivals: list, task_id: str, bound_s: float) -> float:
+    """Every message reached the client within bound_s of its row being written; returns the slowest."""
+    written = message_times(task_id)
+    delays = {m["seq"]: at - written[m["seq"]] for at, m in arrivals}
+    slowest = max(delays.values())
+    late = {seq: round(d, 3) for seq, d in delays.items() if d > bound_s}
+    assert not late, f"{len(late)} of {len(delays)} messages later than {bound_s} s: {dict(list(late.items())[:10])}"
+    return slowest
