@@ -1,11 +1,11 @@
 """Process-level endpoints: liveness and readiness probes."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
 from kubenode import serve
+from kubenode.dbcheck import database_check
 
 
 @never_cache
@@ -15,24 +15,11 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-DATABASE_CHECK_TIMEOUT_S = 2.0
-
-
 def _database() -> dict:
-    """SELECT 1, answered within a probe's timeout: with the connection pool, a connection is awaited at most
-    DATABASE_CHECK_TIMEOUT_S (not the pool's 30 s), so an unreachable database is reported, not waited for."""
-    try:
-        pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
-        if pool is not None:
-            pool.open()  # what Django does before its first getconn (a no-op once open)
-            with pool.connection(timeout=DATABASE_CHECK_TIMEOUT_S) as conn:
-                conn.execute("SELECT 1")
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        return {"ok": True}
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return {"ok": False, "error": f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:200]}"}
+    """SELECT 1 on a fresh connection, answered within 2 s even when the database hangs (kubenode.dbcheck)."""
+    from django.conf import settings
+
+    return database_check(name=f"kubenode-readyz:{settings.CONFIG.replica_id}")
 
 
 def _notifier() -> dict:

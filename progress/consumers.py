@@ -29,11 +29,13 @@ from kubenode import metrics
 
 from . import selectors
 from .notify.base import user_group
+from .notify.dbthread import DbThread
 from .notify.memory import remember_serving_loop
 
 log = logging.getLogger("kubenode.progress.ws")
 
 GROUP_RENEW_S = 3600.0
+SHARED_READ_KEEP_S = 2.0
 
 
 @database_sync_to_async
@@ -67,7 +69,12 @@ def _read_page(task_id, after_seq, up_to=None) -> Page:
     return Page(frames, encode(frames) if frames else "")
 
 
-_messages_after = database_sync_to_async(_read_page)
+_reader = DbThread("kubenode-ws-reader")
+
+
+async def _messages_after(task_id, after_seq, up_to=None) -> Page:
+    return await _reader.run(_read_page, task_id, after_seq, up_to)
+
 
 _shared_reads: dict[tuple, asyncio.Future] = {}
 
@@ -84,7 +91,10 @@ async def _shared_messages_after(task_id, after_seq, rung_seq) -> Page:
     if future is None:
         future = asyncio.ensure_future(_messages_after(task_id, after_seq))
         _shared_reads[key] = future
-        future.add_done_callback(lambda _f: _shared_reads.pop(key, None))
+        # kept a moment after it is done, for the connections whose turn comes later: the page was read after the
+        # doorbell arrived, so it holds every message up to rung_seq whenever it is used
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda _f: loop.call_later(SHARED_READ_KEEP_S, _shared_reads.pop, key, None))
     return await asyncio.shield(future)
 
 
@@ -174,10 +184,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def progress_doorbell(self, event):
         task_id = str(event.get("task"))
         if task_id not in self.cursors:
-            try:
-                owner = await _task_owner(self.user, task_id)
-            except PermissionDenied:
-                return
+            owner = event.get("user")  # the doorbell names the task's owner: no query per connection
+            if owner is None:
+                try:
+                    owner = await _task_owner(self.user, task_id)
+                except PermissionDenied:
+                    return
             if owner != self.user.pk:
                 return  # another user's task reached us through a watched group; only resumed ones
             self.cursors[task_id] = self.floors[task_id] = self.baselines.pop(task_id, 0)

@@ -43,8 +43,8 @@ class Doorbell:
 
     def group_message(self) -> dict:
         """The Channels message forwarded to the user's group."""
-        return {"type": "progress.doorbell", "task": self.task, "seq": self.seq, "replica": self.replica,
-                "ts": self.rung_at}
+        return {"type": "progress.doorbell", "task": self.task, "user": self.user, "seq": self.seq,
+                "replica": self.replica, "ts": self.rung_at}
 
 
 def probe_payload(token: str, replica: str) -> str:

@@ -21,13 +21,12 @@ import time
 import uuid
 from collections.abc import Callable
 
-from channels.db import database_sync_to_async
-
 from kubenode import metrics
 
 from . import diagnostics
 from .base import Doorbell, probe_payload, probe_token
 from .catchup import TableWatch
+from .dbthread import DbThread
 
 log = logging.getLogger("kubenode.progress.listener")
 
@@ -52,6 +51,7 @@ class Listener:
         self.safety_interval_s = safety_interval_s
         self.idle_probe_s = idle_probe_s
         self.watch = TableWatch(replica=f"poll:{replica}")
+        self.reader = DbThread("kubenode-listener-poll")
         self.connected = False
         self.verified = False
         self.fallback = False
@@ -227,7 +227,7 @@ class Listener:
                 pass
             self._poll_now.clear()
             try:
-                doorbells = await database_sync_to_async(self.watch.changes)()
+                doorbells = await self.reader.run(self.watch.changes)
             except Exception as exc:  # noqa: BLE001 - the database may be down; keep polling
                 log.warning("notifier: reading progress from the table failed: %s", diagnostics.error_text(exc))
                 await asyncio.sleep(min(self.current_poll_interval(), 5.0))

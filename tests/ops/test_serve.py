@@ -150,3 +150,25 @@ def test_readyz_stays_ready_but_degraded_when_the_notifier_falls_back(app_server
     assert body["status"] == "degraded"
     assert body["notifier"]["requested"] == "redis" and body["notifier"]["fallback"] is True
     assert body["notifier"]["effective"] == "polling" and body["notifier"]["why"]
+
+
+def test_readyz_answers_when_the_database_hangs(app_server, test_database_env):
+    """A database that accepts connections and never answers (a frozen route): every probe still gets an answer,
+    503 with the reason, well within a kubelet's probe timeout; liveness stays 200; ready again once it answers."""
+    from tests.ops.conftest import wait_for
+    from tests.replicas.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy((test_database_env["DB_HOST"], int(test_database_env["DB_PORT"]))).start()
+    try:
+        server = app_server("ops-hang", DB_PORT=str(proxy.port))
+        assert get_json(f"{server.http_url}/readyz")[0] == 200
+        proxy.hang()
+        for _ in range(3):  # probe after probe, each answered (the HTTP client gives up after 10 s)
+            status, body = get_json(f"{server.http_url}/readyz")
+            assert status == 503 and body["status"] == "unavailable", body
+            assert body["checks"]["database"]["ok"] is False and body["checks"]["database"]["error"]
+        assert get_json(f"{server.http_url}/healthz") == (200, {"status": "ok"})
+        proxy.resume()
+        wait_for(lambda: get_json(f"{server.http_url}/readyz")[0] == 200, "ready again", timeout=60)
+    finally:
+        proxy.stop()

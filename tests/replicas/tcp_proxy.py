@@ -46,12 +46,28 @@ class TcpProxy:
         with self._lock:
             self._frozen.update(id(conn) for conn in self._conns)
 
+    def hang(self) -> None:
+        """A database that hangs: open connections go silent (freeze) and new ones are accepted but never
+        answered, until `resume()`."""
+        self.freeze()
+        self._hanging = True
+
+    def resume(self) -> None:
+        """New connections work again (frozen ones stay dead, as after a real outage)."""
+        self._hanging = False
+
+    _hanging = False
+
     def _accept(self, server: socket.socket) -> None:
         while True:
             try:
                 client, _ = server.accept()
             except OSError:
                 return
+            if self._hanging:
+                with self._lock:
+                    self._conns.append(client)  # held open, never answered; closed by stop()
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
                 upstream.settimeout(None)

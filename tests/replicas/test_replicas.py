@@ -13,7 +13,16 @@ from nodes.selectors import list_nodes
 from progress.models import ProgressTask
 from tests.progress.test_live_daphne import Browserless, open_ws, recv
 
-from .conftest import assert_every_message_once, collect, start_batch, wait_for_log, wait_for_notifier
+from .conftest import (
+    assert_every_message_once,
+    assert_realtime,
+    collect,
+    readyz,
+    scrape,
+    start_batch,
+    wait_for_log,
+    wait_for_notifier,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -22,11 +31,32 @@ VERIFIED = {"postgres": lambda s: s.get("verified") and s.get("effective") == "p
             "polling": lambda s: s.get("effective") == "polling" and s.get("healthy")}
 
 
+# The safety poll effectively off, the fallback poll slow: a message can only arrive within REALTIME_BOUND_S
+# through a doorbell of the requested backend.
+POLL_OFF = {"PROGRESS_SAFETY_POLL_INTERVAL": "3600000", "PROGRESS_POLL_INTERVAL": "60000"}
+REALTIME_BOUND_S = 3.0
+
+
 def backend_env(backend: str, redis_addr: str) -> dict:
     env = {"PROGRESS_NOTIFY_TYPE": backend}
     if backend == "redis":
         env["PROGRESS_REDIS_ADDR"] = redis_addr
     return env
+
+
+def assert_doorbells_delivered(backend: str, watcher, runner, frames_on_watcher: int) -> None:
+    """From /metrics of the real processes: the runner rang doorbells through `backend`, the watcher's listener
+    received them through `backend` and they drove every frame, each with a delivery-latency sample; and the
+    watcher still runs the requested backend, never having fallen back."""
+    sent, got = scrape(runner), scrape(watcher)
+    assert sent[f'kubenode_doorbells_sent_total{{backend="{backend}"}}'] >= 2
+    received = got[f'kubenode_doorbells_received_total{{backend="{backend}"}}']
+    assert received >= frames_on_watcher > 0  # a frame per doorbell at most: none came from a poll
+    assert got["kubenode_delivery_latency_seconds_count"] >= frames_on_watcher
+    assert got["kubenode_notifier_fallback_active"] == 0 and got["kubenode_listener_connected"] == 1
+    state = readyz(watcher)["notifier"]
+    assert (state["requested"], state["effective"], state["fallback"], state["reconnects"]) == \
+        (backend, backend, False, 0)
 
 
 def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
@@ -44,6 +74,8 @@ def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
 @pytest.mark.parametrize("backend", ["postgres", "redis", "polling"])
 def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr):
     env = backend_env(backend, redis_addr)
+    if backend != "polling":
+        env.update(POLL_OFF)
     replicas = [daphne_replicas(name, **env) for name in ("A", "B", "C")]
     for replica in replicas:
         state = wait_for_notifier(replica, VERIFIED[backend])
@@ -57,10 +89,14 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     on_b.login("ann", "secret-pw")
 
     task_id = start_batch(on_b, big_cluster, names, concurrency=10)
-    frames = collect(ws, task_id)
+    arrivals = []
+    frames = collect(ws, task_id, arrivals=arrivals)
 
     assert ProgressTask.objects.get(pk=task_id).owner == "B"  # it ran on B; A only listened
     assert_every_message_once(frames, task_id)
+    if backend != "polling":
+        assert_realtime(arrivals, task_id, REALTIME_BOUND_S)
+        assert_doorbells_delivered(backend, a, b, len({at for at, _ in arrivals}))
     assert sorted(f["node"] for f in frames if f["type"] == "progress") == names
     from tests.progress.test_live_daphne import drain_pending
 
