@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint venv migrate browser clean bench bench-quick kube-apiserver test-contract apiserver-run
+.PHONY: run test lint venv migrate browser clean bench bench-quick kube-apiserver image test-contract apiserver-run
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,10 @@ var/secret_key:
 run: venv var/secret_key
 	SECRET_KEY=$$(cat var/secret_key) scripts/run-dev.sh
 
-## test: everything the suite needs (services, browser, the real kube-apiserver: built when missing, a failed
-## build fails), lint, then the whole suite including the contract suite against simulator and kube-apiserver
-test: venv kube-apiserver
+## test: everything the suite needs (services, browser, the real kube-apiserver and the container image: built
+## when missing, a failed build fails), lint, then the whole suite including the contract suite against simulator
+## and kube-apiserver and the image run with buildah
+test: venv kube-apiserver image
 	scripts/install-browser.sh
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/ruff check . && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -33,6 +34,11 @@ test: venv kube-apiserver
 ## kube-apiserver: build the real kube-apiserver once (cached under ~/.cache/kubenode/); a failed build fails
 kube-apiserver:
 	scripts/kube-apiserver.sh build
+
+## image: the container image of this checkout (Debian bookworm base with mmdebstrap, cached under
+## ~/.cache/kubenode/; the Dockerfile built with buildah); a no-op when it exists; a failed build fails
+image:
+	scripts/image.sh build
 
 ## test-contract: the contract suite against the simulator and the real kube-apiserver
 test-contract: venv kube-apiserver

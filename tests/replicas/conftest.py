@@ -110,31 +110,6 @@ def assert_every_message_once(frames: list[dict], task_id: str) -> None:
 
 
 @pytest.fixture
-def throwaway_redis(tmp_path):
-    """A Redis server of this test's own, on a free port, that the test may stop."""
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    import socket
-
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    yield port, proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
-
-
-@pytest.fixture
 def redis_sentinel(throwaway_redis, tmp_path):
     """A Redis Sentinel (its own process) watching the throw-away Redis as master "mymaster"; yields its port."""
     redis_port, _ = throwaway_redis
