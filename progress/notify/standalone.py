@@ -19,6 +19,7 @@ import time
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 
 from kubenode import metrics
 
@@ -30,11 +31,20 @@ from .layer import ANNOUNCE_INTERVAL_S, SharedLayer, announce, retire
 log = logging.getLogger("kubenode.progress.listener")
 
 
+def limit_pool_to_one() -> None:
+    """This process queries from one thread (the table poll): its pool holds one connection, not
+    database.max_idle_conns of them (the pool is built on first use, after this)."""
+    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["min_size"], pool["max_size"] = 0, 1
+
+
 class StandaloneListener:
     def __init__(self, health_port: int | None = None):
         self.layer = get_channel_layer()
         if not isinstance(self.layer, SharedLayer):
             raise RuntimeError("progress.listener is not standalone: there is no shared channel layer to feed")
+        limit_pool_to_one()
         self.notifier = get_notifier()
         self.replica = self.notifier.replica
         self.health_port = settings.CONFIG["progress.listener_health_port"] if health_port is None else health_port
