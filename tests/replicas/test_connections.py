@@ -28,7 +28,7 @@ def connections_of(replica: str) -> dict[str, int]:
 
 def documented(role: str) -> str:
     """The row of the role in the page's table."""
-    row = re.search(rf"^\| {role} \|(.+)$", DOC, re.M)
+    row = re.search(rf"^\| {re.escape(role)} \|(.+)$", DOC, re.M)
     assert row, f"docs/notifiers.md has no row for {role}"
     return row.group(1)
 
