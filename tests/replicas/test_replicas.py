@@ -97,6 +97,9 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     if backend != "polling":
         assert_realtime(arrivals, task_id, REALTIME_BOUND_S)
         assert_doorbells_delivered(backend, a, b, len({at for at, _ in arrivals}))
+        # the simulator failed 10 % of the PATCHes with HTTP 500: the process that ran them counted each
+        failed = ProgressTask.objects.get(pk=task_id).failed
+        assert scrape(b)['kubenode_kube_api_errors_total{code="500"}'] >= failed > 0
     assert sorted(f["node"] for f in frames if f["type"] == "progress") == names
     from tests.progress.test_live_daphne import drain_pending
 
@@ -128,6 +131,9 @@ def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne
     assert "effective polling (fallback)" in log and "password set:   no" in log
     state = wait_for_notifier(a, VERIFIED["postgres"])
     assert state["reconnects"] >= 1 and state["listener"] == "connected"
+    metrics = scrape(a)  # the listener's own account, from the process's /metrics
+    assert metrics["kubenode_listener_reconnects_total"] >= 1
+    assert metrics["kubenode_listener_connected"] == 1 and metrics["kubenode_notifier_fallback_active"] == 0
     ws.close()
 
     # the admin shows the same state
