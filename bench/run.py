@@ -61,7 +61,8 @@ def assemble(raw: dict, reasons: dict, quick: bool, seconds: dict) -> dict:
                                            for k in ("label_1000", "cordon_1000")}
     drain = raw.get("drain") or {"kubenode_s": None, "kubectl_s": None, "reason": reasons.get("drain", "")}
     fanout_raw = raw.get("fanout")
-    fanout = fanout_raw or {"clients_500": {"p99_ms": None, "rss_mb": None, "reason": reasons.get("fanout", "")}}
+    fanout = fanout_raw or {"clients_500": {"p99_ms": None, "rss_mb": None, "cpu_us_per_message": None,
+                                            "reason": reasons.get("fanout", "")}}
     coalescing = raw.get("coalescing") or {}
     loss = coalescing.get("loss") or {"sent": None, "received": None, "lost": None,
                                       "reason": reasons.get("coalescing", "")}
@@ -169,6 +170,9 @@ def table_rows(r: dict) -> list[tuple[str, str, str]]:
     f = _get(r, "fanout.clients_500") or {}
     rows.append(("fan-out 500 clients p99 ms / RSS MB", f"{_fmt(f.get('p99_ms'))} / {_fmt(f.get('rss_mb'))}",
                  f.get("reason", "targets ≤ 100 ms, ≤ 400 MB")))
+    rows.append(("fan-out: web CPU µs per delivered message / messages per frame",
+                 f"{_fmt(f.get('cpu_us_per_message'))} / {_fmt(f.get('messages_per_frame'))}",
+                 f"{_fmt(f.get('clients'))} clients × {_fmt(f.get('steps'))} doorbells; one frame per doorbell"))
     loss = r.get("loss") or {}
     rows.append(("loss sent / received / lost",
                  f"{_fmt(loss.get('sent'))} / {_fmt(loss.get('received'))} / {_fmt(loss.get('lost'))}",
