@@ -90,7 +90,7 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
 
     task_id = start_batch(on_b, big_cluster, names, concurrency=10)
     arrivals = []
-    frames = collect(ws, task_id, arrivals=arrivals)
+    frames = collect(ws, task_id, timeout=120, arrivals=arrivals)
 
     assert ProgressTask.objects.get(pk=task_id).owner == "B"  # it ran on B; A only listened
     assert_every_message_once(frames, task_id)
