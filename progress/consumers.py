@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.core.exceptions import PermissionDenied
 
 from kubenode import metrics
 
 from . import selectors
+from .notify import hub
 from .notify.base import user_group
 from .notify.dbthread import DbThread
 from .notify.memory import remember_serving_loop
@@ -109,20 +111,50 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.cursors: dict[str, int] = {}  # last seq sent, per task
         self.floors: dict[str, int] = {}  # everything in (floor, cursor] was sent
         self.baselines: dict[str, int] = {}  # last_seq of the tasks in the snapshot
-        self.groups_joined = {user_group(user.pk)}
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
-        self.renewer = asyncio.ensure_future(self._renew_groups())
-        await self.accept()
-        tasks = await _snapshot(user)
-        self.baselines = {t["task"]: t["last_seq"] for t in tasks}
-        await self.send_json({"type": "snapshot", "tasks": tasks})
+        self.groups_joined: set[str] = set()
+        # one handler at a time per connection (the cursors): Channels' dispatch, and doorbells from the hub
+        self.lock = asyncio.Lock()
+        # the in-memory layer (embedded listener): doorbells come straight from this process's hub
+        self.use_hub = isinstance(self.channel_layer, InMemoryChannelLayer)
+        async with self.lock:  # a doorbell arriving meanwhile waits for the snapshot's baselines
+            await self._join(user_group(user.pk))
+            self.renewer = None if self.use_hub else asyncio.ensure_future(self._renew_groups())
+            await self.accept()
+            tasks = await _snapshot(user)
+            self.baselines = {t["task"]: t["last_seq"] for t in tasks}
+            await self.send_json({"type": "snapshot", "tasks": tasks})
+
+    async def _join(self, group: str) -> None:
+        self.groups_joined.add(group)
+        if self.use_hub:
+            hub.join(group, self)
+        else:
+            await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
+        self.gone = True
         renewer = getattr(self, "renewer", None)
         if renewer is not None:
             renewer.cancel()
         for group in getattr(self, "groups_joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            if self.use_hub:
+                hub.leave(group, self)
+            else:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def hub_doorbell(self, message: dict) -> None:
+        """A doorbell from this process's hub: handled now, or after the handler that holds the connection."""
+        if getattr(self, "gone", False):
+            return
+        if self.lock.locked():
+            asyncio.ensure_future(self._locked(self.progress_doorbell, message))
+            return
+        async with self.lock:
+            await self.progress_doorbell(message)
+
+    async def _locked(self, handler, *args) -> None:
+        async with self.lock:
+            await handler(*args)
 
     async def _renew_groups(self):
         """Channel layers forget group members after their group expiry (a day): a page left open for days
@@ -136,6 +168,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                     log.warning("renewing the group membership of a WebSocket failed", exc_info=True)
 
     async def receive_json(self, content, **kwargs):
+        async with self.lock:
+            await self._resume(content)
+
+    async def _resume(self, content):
         if not isinstance(content, dict) or content.get("type") != "resume":
             await self._error("expected {\"type\": \"resume\", \"task\": ID, \"after_seq\": N}")
             return
@@ -152,8 +188,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if owner != self.user.pk:  # staff watching another user's task
             group = user_group(owner)
             if group not in self.groups_joined:
-                self.groups_joined.add(group)
-                await self.channel_layer.group_add(group, self.channel_name)
+                await self._join(group)
         if task_id not in self.cursors:
             self.cursors[task_id] = self.floors[task_id] = after
             self.baselines.pop(task_id, None)
@@ -176,8 +211,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def dispatch(self, message):
         if message.get("type") == "progress.doorbell":
             # Channels runs close_old_connections (a hop to the sync thread) before every handler; this one
-            # reaches the database only through database_sync_to_async, which closes stale connections itself.
-            await self.progress_doorbell(message)
+            # reaches the database only through its reader thread, which checks its connection itself.
+            async with self.lock:
+                await self.progress_doorbell(message)
             return
         await super().dispatch(message)
 

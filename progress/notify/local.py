@@ -13,6 +13,7 @@ import threading
 
 from channels.layers import get_channel_layer
 
+from . import hub
 from .base import Doorbell, user_group
 
 log = logging.getLogger("kubenode.progress.notify")
@@ -34,12 +35,20 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return None
 
 
+async def _deliver(layer, group: str, message: dict) -> None:
+    """This process's WebSocket connections of the group directly (hub), then the layer's members of the group:
+    a command following a task in this process (progress.follow) or, with the shared layer, every web process."""
+    await hub.ring(group, message)
+    await layer.group_send(group, message)
+
+
 def forward(doorbell: Doorbell) -> None:
     """Send the doorbell's group message to the user's group, thread-safely."""
     layer = get_channel_layer()
     if layer is None:
         return
     group, message = user_group(doorbell.user), doorbell.group_message()
+    send = _deliver
     loop = serving_loop()
     try:
         running = asyncio.get_running_loop()
@@ -47,12 +56,12 @@ def forward(doorbell: Doorbell) -> None:
         running = None
     if loop is not None:
         if running is loop:
-            loop.create_task(layer.group_send(group, message))
+            loop.create_task(send(layer, group, message))
         else:
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            asyncio.run_coroutine_threadsafe(send(layer, group, message), loop)
     elif running is None:
         with _private_lock:
-            asyncio.run(layer.group_send(group, message))
+            asyncio.run(send(layer, group, message))
     else:
-        running.create_task(layer.group_send(group, message))
+        running.create_task(send(layer, group, message))
     log.debug("doorbell forwarded task=%s seq=%s replica=%s", doorbell.task, doorbell.seq, doorbell.replica)
