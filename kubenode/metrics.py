@@ -33,19 +33,31 @@ DELIVERY_BACKLOG = Gauge("kubenode_delivery_backlog",
                          "Messages queued in this process's channel layer, not yet taken by a WebSocket consumer.")
 
 
+_backlog_sources: list = []
+
+
+def add_backlog_source(count) -> None:
+    """Register a callable returning how many doorbells or messages wait in this process for a WebSocket."""
+    _backlog_sources.append(count)
+
+
 def _delivery_backlog() -> int:
     """Read at scrape time: the in-process channel layer's queued messages (0 with a shared Redis layer,
-    whose queues live in Redis, or before any layer was built)."""
+    whose queues live in Redis, or before any layer was built), plus what the registered sources count
+    (the doorbells waiting for a connection that is busy, progress.notify.hub)."""
+    total = 0
     try:
         from channels.layers import channel_layers
 
         layer = channel_layers.backends.get("default")
         queues = getattr(layer, "channels", None)
-        if not isinstance(queues, dict):
-            return 0
-        return sum(q.qsize() for q in list(queues.values()) if hasattr(q, "qsize"))
+        if isinstance(queues, dict):
+            total += sum(q.qsize() for q in list(queues.values()) if hasattr(q, "qsize"))
+        for count in list(_backlog_sources):
+            total += int(count())
     except Exception:  # noqa: BLE001 - a metric never breaks a scrape
-        return 0
+        pass
+    return total
 
 
 DELIVERY_BACKLOG.set_function(_delivery_backlog)

@@ -147,14 +147,26 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "gone", False):
             return
         if self.lock.locked():
-            asyncio.ensure_future(self._locked(self.progress_doorbell, message))
+            hub.waiting(1)
+            asyncio.ensure_future(self._after_lock(message))
             return
         async with self.lock:
             await self.progress_doorbell(message)
 
-    async def _locked(self, handler, *args) -> None:
-        async with self.lock:
-            await handler(*args)
+    async def _after_lock(self, message: dict) -> None:
+        counted = True
+        try:
+            async with self.lock:
+                hub.waiting(-1)
+                counted = False
+                await self.progress_doorbell(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the next doorbell or the client's resume repairs it
+            log.exception("delivering a doorbell to a WebSocket failed task=%s", message.get("task"))
+        finally:
+            if counted:
+                hub.waiting(-1)
 
     async def _renew_groups(self):
         """Channel layers forget group members after their group expiry (a day): a page left open for days

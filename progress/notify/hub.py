@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import logging
 
+from kubenode import metrics
+
 log = logging.getLogger("kubenode.progress.ws")
 
 _members: dict[str, set] = {}
+_waiting = 0  # doorbells waiting for a connection busy with another handler (the delivery backlog)
+
+
+def waiting(delta: int) -> None:
+    global _waiting
+    _waiting += delta
+
+
+metrics.add_backlog_source(lambda: _waiting)
 
 
 def join(group: str, connection) -> None:
