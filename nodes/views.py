@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from kubenode import access
 
@@ -186,7 +186,7 @@ def params_from_post(action: str, p) -> dict:
 PREVIEW_LIMIT = 200
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def node_action(request, cluster):
     """Confirmation step (preview) and, when confirmed, the batch task.
 
@@ -197,7 +197,7 @@ def node_action(request, cluster):
     from progress import services as progress_services
 
     cluster = get_object_or_404(Cluster, name=cluster)
-    p = request.POST
+    p = request.POST if request.method == "POST" else request.GET  # GET: a preview only, never a batch
     action = p.get("action", "")
     access.require_run(request.user, action)
     select_all = p.get("select_all") == "on"
@@ -219,7 +219,7 @@ def node_action(request, cluster):
         concurrency = int(p.get("concurrency") or 0)
         if concurrency < 0 or concurrency > ctx["limit"]:
             raise ValidationError(f"concurrency must be between 1 and {ctx['limit']}")
-        if p.get("confirm") == "yes":
+        if p.get("confirm") == "yes" and request.method == "POST":
             task = batches.start_batch(request.user, cluster, action, params, names=targets,
                                        concurrency=concurrency)
             return redirect(f"{reverse('nodes:node_list', args=[cluster.name])}?task={task.pk}")
