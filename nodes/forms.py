@@ -18,7 +18,15 @@ from progress.services import concurrency_limit
 
 from . import batches, selectors
 from .models import LabelTaintTemplate
-from .validation import ACTIONS, DRAIN_DEFAULTS, EFFECTS, label_value_error, qualified_name_error, selector_error
+from .validation import (
+    ACTIONS,
+    DRAIN_DEFAULTS,
+    EFFECTS,
+    is_reserved,
+    label_value_error,
+    qualified_name_error,
+    selector_error,
+)
 from .validation import validate_action as _validate_action
 
 EFFECT_LIST = ", ".join(EFFECTS[:-1]) + " or " + EFFECTS[-1]
@@ -243,7 +251,7 @@ class BatchActionForm(forms.Form):
     set = ItemsField(parse_labels, label="Labels to set", help_text=HELP_LABELS, widget=forms.TextInput(TEXT))
     remove = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
                         widget=forms.TextInput(TEXT))
-    taints = forms.CharField(label="Taints", required=False, help_text=HELP_TAINTS, widget=forms.TextInput(TEXT))
+    taints = ItemsField(str, label="Taints", help_text=HELP_TAINTS, widget=forms.TextInput(TEXT))  # parsed in clean
     confirm_reserved = forms.BooleanField(label="change keys under kubernetes.io/ or k8s.io/", required=False)
     reason = forms.CharField(label="Reason", required=False, max_length=1000, widget=forms.TextInput(TEXT),
                              help_text="recorded on the node and in the audit log")
@@ -454,12 +462,20 @@ class BatchActionForm(forms.Form):
                                    selector=t.selector or None, all_nodes=t.all_nodes and not t.selector,
                                    concurrency=data["concurrency"] or 0)
 
-    def error_messages(self) -> list[str]:
-        """Every error, prefixed by its field's label."""
+    def error_messages(self, names: dict | None = None) -> list[str]:
+        """Every error, prefixed by its field's label (or by `names[field]`, e.g. a command-line flag)."""
         out = []
         for name, errors in self.errors.items():
-            label = self.fields[name].label if name in self.fields and name != "__all__" else ""
-            out += [f"{label}: {e}" if label else e for e in errors]
+            field = self.fields.get(name)
+            flag = (names or {}).get(name)
+            label = str(field.label) if field is not None and field.label else ""
+            for e in errors:
+                if flag:
+                    out.append(f"{flag}: {e}")
+                elif label and not e.startswith(label):
+                    out.append(f"{label}: {e}")
+                else:
+                    out.append(e)
         return out
 
 
@@ -554,6 +570,11 @@ class TemplateForm(forms.ModelForm):
             return data
         if not (labels or remove or taints):
             raise ValidationError("a template sets or removes at least one label, or adds at least one taint")
+        for field, keys in (("labels_text", list(labels)), ("remove_text", remove)):
+            reserved = [k for k in keys if is_reserved(k)]
+            if reserved:
+                self.add_error(field, f"{', '.join(reserved)}: under a reserved Kubernetes prefix (kubernetes.io/ or "
+                                      "k8s.io/); a template does not change such labels")
         both = sorted(set(labels) & set(remove))
         if both:
             self.add_error("remove_text", f"label key(s) both set and removed: {', '.join(both)}")

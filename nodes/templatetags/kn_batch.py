@@ -2,12 +2,17 @@
 timestamp format, the title of a task's progress dialog."""
 from __future__ import annotations
 
+import uuid
+
 from django import template
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 
+from kubenode import access
 from nodes.forms import labels_text, taint_text, taints_text
 from nodes.validation import DRAIN_DEFAULTS
+from progress.models import ProgressTask
 
 register = template.Library()
 
@@ -22,8 +27,6 @@ def when(value):
     if not value:
         return ""
     if isinstance(value, str):
-        from django.utils.dateparse import parse_datetime
-
         parsed = parse_datetime(value)
         if parsed is None:
             return value
@@ -121,10 +124,11 @@ def taint_string(taint: dict) -> str:
 @register.simple_tag
 def task_dialog(task_id, user):
     """Title and cluster of the progress dialog of a task this user may see: {"id", "title", "cluster"}."""
-    from kubenode import access
-    from progress.models import ProgressTask
-
-    if not task_id:
+    try:
+        task_id = uuid.UUID(str(task_id)) if task_id else None
+    except ValueError:
+        return None
+    if task_id is None:
         return None
     task = ProgressTask.objects.filter(pk=task_id).first()
     if task is None or not access.can_view_task(user, task):

@@ -7,6 +7,7 @@
  *                                   focus: move the keyboard focus into it (Escape closes it and gives it back)
  *   KubenodeProgress.close(taskId)  close it (the task keeps running; re-open any time)
  *   KubenodeProgress.onComplete = function (taskId, finalFrame) {}   called once per task, optional
+ *   KubenodeProgress.finalText(finalFrame)   the task's final word: "completed", "completed with 2 failures", …
  *   KubenodeProgress.watch(taskId, {lastSeq, counters}, fn)   follow a task without a dialog (live bars in
  *                                   lists): fn(state) on every change; starts after lastSeq, which the page rendered
  *
@@ -281,7 +282,15 @@
       render(id);
     },
     state: function (taskId) { return tasks[String(taskId)] || null; },
+    finalText: finalText,
     onComplete: null
   };
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    var open = Object.keys(tasks).filter(function (id) { return tasks[id].dialog; });
+    if (open.length) { ev.preventDefault(); KubenodeProgress.close(open[open.length - 1]); }
+  });
   window.KubenodeProgress = KubenodeProgress;
 })();
