@@ -309,7 +309,8 @@ class BatchActionForm(forms.Form):
         if action in ACTIONS:  # the limit shows in the messages and in the input's max
             limit = concurrency_limit(action)
             self.fields["concurrency"].maximum = limit
-            self.fields["concurrency"].widget.attrs["max"] = str(limit)
+            self.fields["concurrency"].widget.attrs.update(max=str(limit), placeholder=str(limit))
+            self.fields["concurrency"].help_text = f"nodes at once, 1 to {limit}; empty: {limit}"
 
     # -- fields ----------------------------------------------------------------------------------------------
 

@@ -23,6 +23,23 @@ def cluster_list(request):
     return render(request, "nodes/cluster_list.html", {"clusters": Cluster.objects.order_by("name")})
 
 
+def selector_message(exc: ValidationError) -> str:
+    """"Invalid label selector 'x': why" — once, not "Invalid label selector: invalid label selector …"."""
+    text = "; ".join(exc.messages)
+    return text[:1].upper() + text[1:]
+
+
+def roles_of(cluster, nodes, role: str, *, selector_invalid: bool = False) -> list[str]:
+    """The Role filter's choices: the roles of the cluster's nodes (all of them when the selector is invalid, so
+    the filter is not reduced to "any"), and the chosen role in any case."""
+    if selector_invalid:
+        try:
+            nodes = selectors.cached_nodes(cluster)
+        except (ValidationError, KubeError):
+            nodes = []
+    return sorted({r for n in nodes for r in n.roles} | ({role} if role else set()))
+
+
 def _filter(nodes, q, status, role, taint):
     return selectors.filter_nodes(nodes, q, status, role, taint)
 
@@ -33,15 +50,15 @@ def node_list(request, cluster):
     q, selector = g.get("q", "").strip(), g.get("selector", "").strip()
     status, role, taint = g.get("status", ""), g.get("role", ""), g.get("taint", "").strip()
     sort = g.get("sort", "name") if g.get("sort", "name") in SORTS else "name"
-    error, nodes, pods_error = "", [], ""
+    error, nodes, pods_error, selector_error = "", [], "", False
     try:
         nodes = selectors.cached_nodes(cluster, label_selector=selector)
         pods_error = nodes.pods_error
     except ValidationError as exc:
-        error = f"Invalid label selector: {'; '.join(exc.messages)}"
+        error, selector_error = selector_message(exc), True
     except KubeError as exc:
         error = f"Cluster {cluster.name} could not be read: {exc}"
-    all_roles = sorted({r for n in nodes for r in n.roles})
+    all_roles = roles_of(cluster, nodes, role, selector_invalid=selector_error)
     nodes = _filter(nodes, q, status, role, taint)
     if sort != "name":  # the list is sorted by name already
         nodes = sorted(nodes, key=SORTS[sort])
@@ -51,6 +68,7 @@ def node_list(request, cluster):
     params.pop("task", None)
     return render(request, "nodes/node_list.html", {
         "cluster": cluster, "page": page, "total": len(nodes), "error": error, "pods_error": pods_error,
+        "selector_error": selector_error,
         "q": q, "selector": selector,
         "status": status, "role": role, "taint": taint, "sort": sort, "roles": all_roles,
         "query": params.urlencode(), "open_task": _task_id(g.get("task", "")),
@@ -84,7 +102,7 @@ def all_nodes(request):
             if nodes.pods_error:
                 errors.append(f"Cluster {cluster.name}: {nodes.pods_error}")
         except ValidationError as exc:
-            errors.append(f"Invalid label selector: {'; '.join(exc.messages)}")
+            errors.append(selector_message(exc))
             break
         except KubeError as exc:
             errors.append(f"Cluster {cluster.name} could not be read: {exc}")

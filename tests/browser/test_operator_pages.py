@@ -56,7 +56,7 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     page.get_by_label("Select every node on this page").check()
     assert page.locator("#selected-count").text_content() == "100 selected"
     page.screenshot(path=str(ARTIFACTS / "page-node-list.png"))
-    page.get_by_label("Action").select_option("label")
+    page.get_by_label("Action", exact=True).select_option("label")
     page.get_by_label("Labels to set (k=v, …)").fill("team=blue, tier=gold")
     page.get_by_role("button", name="Preview…").click()
     assert page.locator("#diff tbody tr").count() == 100
@@ -87,7 +87,7 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     login(page, url, "boss", "secret-pw")
     page.goto(f"{url}/clusters/sim/nodes/?q={blocked_node}")
     page.get_by_label(f"Select {blocked_node}").check()
-    page.get_by_label("Action").select_option("drain")
+    page.get_by_label("Action", exact=True).select_option("drain")
     page.locator("summary", has_text="Drain options").click()
     page.get_by_label("delete emptyDir data").check()
     page.get_by_label("force (unmanaged pods)").check()
@@ -113,7 +113,7 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
     for name in chosen:
         page.get_by_label(f"Select {name}").check()
     assert page.locator("#selected-count").text_content() == "2 selected"
-    page.get_by_label("Action").select_option("taint")
+    page.get_by_label("Action", exact=True).select_option("taint")
     assert page.get_by_label("Labels to set (k=v, …)").is_hidden()  # only the taint fields are shown
     page.get_by_label("Taints (k=v, …)").fill("maint=yes")
     page.get_by_label("Effect").select_option("NoSchedule")
@@ -132,8 +132,8 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
     assert page.locator("#result_list tbody tr").count() == 2
     page.get_by_label("Select every node on this page").press("Space")
     assert page.locator("#selected-count").text_content() == "2 selected"
-    page.get_by_label("Action").focus()
-    page.get_by_label("Action").select_option("untaint")
+    page.get_by_label("Action", exact=True).focus()
+    page.get_by_label("Action", exact=True).select_option("untaint")
     page.get_by_label("Taints (k=v, …)").press_sequentially("maint")
     page.get_by_label("Effect").select_option("NoSchedule")
     with page.expect_navigation():
@@ -163,7 +163,7 @@ def test_template_managed_then_applied_to_a_selection(site, browser_page):
     page.screenshot(path=str(ARTIFACTS / "page-templates.png"), full_page=True)
     page.goto(f"{url}/clusters/sim/nodes/?q=worker-001")
     page.get_by_label("Select worker-0011").check()
-    page.get_by_label("Action").select_option("label")
+    page.get_by_label("Action", exact=True).select_option("label")
     page.get_by_label("Apply template").select_option(label="batch-pool")
     page.get_by_role("button", name="Preview…").click()
     assert "kn-template: (none) → batch" in page.locator("#diff").text_content()
@@ -179,7 +179,7 @@ def test_reload_mid_batch_resumes_without_gaps(site, browser_page):
     login(page, url, "ops", "secret-pw")
     page.goto(f"{url}/clusters/sim/nodes/")
     page.get_by_label("Select every node on this page").check()
-    page.get_by_label("Action").select_option("cordon")
+    page.get_by_label("Action", exact=True).select_option("cordon")
     page.get_by_label("Reason").fill("rack move")
     page.get_by_role("button", name="Preview…").click()
     page.get_by_label(re.compile("Concurrency")).fill("1")
