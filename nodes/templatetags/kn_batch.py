@@ -1,13 +1,10 @@
-"""How batches read on the pages: a batch's parameters in words, drain reasons, what an audit entry changed, one
-timestamp format, the title of a task's progress dialog."""
+"""How batches read on the pages: a batch's parameters in words, drain reasons, what an audit entry changed, the
+title of a task's progress dialog."""
 from __future__ import annotations
 
 import uuid
 
 from django import template
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
 
 from kubenode import access
 from nodes.forms import labels_text, taint_text, taints_text
@@ -18,22 +15,6 @@ register = template.Library()
 
 DRAIN_OPTION_LABELS = {"ignore_daemonsets": "ignore DaemonSets", "delete_emptydir_data": "delete emptyDir data",
                        "force": "force (unmanaged pods)", "disable_eviction": "disable eviction (delete)"}
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-@register.filter
-def when(value):
-    """One timestamp format on every page: 2025-01-31 13:04:05 UTC, in a <time> element with the ISO value."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        if parsed is None:
-            return value
-        value = parsed
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return format_html('<time datetime="{}">{} {}</time>', value.isoformat(), local.strftime(TIME_FORMAT),
-                       local.tzname() or "")
 
 
 @register.filter

@@ -57,6 +57,17 @@
       if (t && (t.id === "select-page" || t.name === "node" || t === all)) update();
     });
     try { restoreSelection(JSON.parse(form.getAttribute("data-selected") || "[]")); } catch (e) { update(); }
+    // Boxes of a table outside the form that do not name it (form="kn-batch") still count: posted as hidden fields.
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.querySelectorAll("input[data-kn-carried]"), function (i) { i.remove(); });
+      boxes().forEach(function (b) {
+        if (b.checked && b.form !== form) {
+          var i = document.createElement("input");
+          i.type = "hidden"; i.name = "node"; i.value = b.value; i.setAttribute("data-kn-carried", "1");
+          form.appendChild(i);
+        }
+      });
+    });
 
     // After a batch started here: its dialog, and the list read again once it has finished (the nodes changed).
     var task = form.getAttribute("data-open-task");
@@ -77,8 +88,9 @@
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
         var keep = selectedNames();
-        ["result_list"].concat(Array.prototype.map.call(document.querySelectorAll("[data-kn-refresh][id]"),
-                                                        function (e) { return e.id; }))
+        [document.getElementById("kn-node-table") ? "kn-node-table" : "result_list"]
+          .concat(Array.prototype.map.call(document.querySelectorAll("[data-kn-refresh][id]"),
+                                           function (e) { return e.id; }))
           .forEach(function (id) {
             var now = document.getElementById(id), next = fresh.getElementById(id);
             if (now && next) now.replaceWith(document.importNode(next, true));
