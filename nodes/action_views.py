@@ -152,14 +152,14 @@ def node_action(request, cluster):
         _with_query(back, batch=state_query(data, None if select_all else names, select_all), task=None)
     ctx.update(count=len(names), targets_text=",".join(names), shown=min(len(names), PREVIEW_LIMIT),
                cancel_url=cancel_url)
-    if not fresh and not form.errors:
-        params = form.cleaned_data["params"]
+    if not fresh and "params" in form.cleaned_data and not set(form.errors) - {"concurrency"}:
+        params = form.cleaned_data["params"]  # a bad concurrency is shown beside it, under the preview
         ctx.update(params=params, previewed=fingerprint(action, params, names))
-        if request.method == "POST" and data.get("confirm") == "yes" and "enable" not in data:
+        if request.method == "POST" and data.get("confirm") == "yes" and "enable" not in data and not form.errors:
             started = _run(request, form, task, data, names, ctx)
             if started is not None:
                 return started
-        if not form.errors:
+        if not form.non_field_errors():
             try:
                 ctx.update(services.action_preview(cluster, action, params, names[:PREVIEW_LIMIT]))
             except (ValidationError, KubeError) as exc:
