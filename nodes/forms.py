@@ -517,6 +517,9 @@ def data_from_params(action: str, params: dict) -> dict:
     return data
 
 
+STATE_MAX_NAMES = 500  # the largest page of the node list; a larger selection is not carried in a URL
+
+
 def state_query(data, names: list[str] | None = None, select_all: bool = False) -> str:
     """The typed values and the selection of a batch form, as one query string (kept across pages)."""
     pairs = []
@@ -525,7 +528,8 @@ def state_query(data, names: list[str] | None = None, select_all: bool = False) 
         pairs += [(name, v) for v in values if v not in (None, "", False)]
     if select_all:
         pairs.append(("select_all", "on"))
-    pairs += [("node", n) for n in names or []]
+    if names and len(names) <= STATE_MAX_NAMES:
+        pairs += [("node", n) for n in names]
     return urlencode(pairs)
 
 

@@ -57,7 +57,7 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     assert page.locator("#selected-count").text_content() == "100 selected"
     page.screenshot(path=str(ARTIFACTS / "page-node-list.png"))
     page.get_by_label("Action", exact=True).select_option("label")
-    page.get_by_label("Labels to set (k=v, …)").fill("team=blue, tier=gold")
+    page.get_by_label("Labels to set").fill("team=blue, tier=gold")
     page.get_by_role("button", name="Preview…").click()
     assert page.locator("#diff tbody tr").count() == 100
     assert "team: (none) → blue" in page.locator("#diff").text_content()
@@ -97,6 +97,8 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     blocked = page.locator("#plan .kn-blocked").text_content()
     assert "ledger-" in blocked and "PodDisruptionBudget" in blocked
     page.screenshot(path=str(ARTIFACTS / "page-drain-preview.png"), full_page=True)
+    assert "1 of 1 node will not drain" in page.locator("#drain-summary").text_content()
+    page.get_by_label(re.compile("^Run anyway")).check()  # the preview said so: run it all the same
     page.get_by_role("button", name="Run drain").click()
     page.get_by_role("dialog", name="Batch progress").wait_for()
     _counts_done(page, 1, 0, 1)
@@ -114,9 +116,8 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
         page.get_by_label(f"Select {name}").check()
     assert page.locator("#selected-count").text_content() == "2 selected"
     page.get_by_label("Action", exact=True).select_option("taint")
-    assert page.get_by_label("Labels to set (k=v, …)").is_hidden()  # only the taint fields are shown
-    page.get_by_label("Taints (k=v, …)").fill("maint=yes")
-    page.get_by_label("Effect").select_option("NoSchedule")
+    assert page.get_by_label("Labels to set").is_hidden()  # only the taint fields are shown
+    page.get_by_label("Taints to add").fill("maint=yes:NoSchedule")
     page.get_by_role("button", name="Preview…").click()
     diff = page.locator("#diff").text_content()
     assert "taint maint:NoSchedule: (none) → maint=yes:NoSchedule" in diff and all(n in diff for n in chosen)
@@ -134,8 +135,7 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
     assert page.locator("#selected-count").text_content() == "2 selected"
     page.get_by_label("Action", exact=True).focus()
     page.get_by_label("Action", exact=True).select_option("untaint")
-    page.get_by_label("Taints (k=v, …)").press_sequentially("maint")
-    page.get_by_label("Effect").select_option("NoSchedule")
+    page.get_by_label("Taints to remove").press_sequentially("maint:NoSchedule")
     with page.expect_navigation():
         page.get_by_role("button", name="Preview…").press("Enter")
     assert "maint=yes:NoSchedule → (removed)" in page.locator("#diff").text_content()
