@@ -124,8 +124,8 @@ def node_action(request, cluster):
     if "submitted" not in data:  # a link or a non-HTML client: options left out take their defaults
         data = data.copy()
         for key, value in data_with_defaults({}).items():
-            if value and key not in data:
-                data[key] = "on"
+            if key not in data and value is not False:
+                data[key] = "on" if value is True else str(value)
     if data.get("enable") in DRAIN_FLAGS:  # "tick this option and preview again" on a drain preview
         data = data.copy()
         data[data["enable"]] = "on"

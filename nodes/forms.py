@@ -538,9 +538,10 @@ def state_from_query(text: str) -> QueryDict:
 
 
 def data_with_defaults(data: dict) -> dict:
-    """Data for a caller that is not an HTML form (command line, API): options left out take their defaults."""
+    """Data for a caller that is not an HTML form (command line, API, a link): options left out take their
+    defaults."""
     out = dict(data)
-    for name in DRAIN_FLAGS:
+    for name in (*DRAIN_FLAGS, *DRAIN_NUMBERS):
         out.setdefault(name, DRAIN_DEFAULTS[name])
     return out
 

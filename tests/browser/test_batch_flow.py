@@ -7,11 +7,10 @@ One simulator serves the module (each test acts on nodes of its own); each test 
 import re
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from tests.fixtures.axe import check_accessibility
-from tests.fixtures.browser import ARTIFACTS, login
+from tests.fixtures.browser import ARTIFACTS, browser_user, login
 from tests.fixtures.kube import start_kube_sim
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,11 +37,6 @@ def flow_sim(tmp_path_factory):
     sim.stop()
 
 
-def _user(name, group):
-    hasher = PBKDF2PasswordHasher()  # the replica runs the real settings (PBKDF2)
-    user = User.objects.create(username=name, password=hasher.encode("secret-pw", hasher.salt()))
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 @pytest.fixture
@@ -53,10 +47,23 @@ def site(flow_sim, daphne_replicas, collected_static_dir):
     ensure_groups()  # a transactional test's flush removed the migration's groups
     cluster = import_cluster("sim", flow_sim.kubeconfig_text, simulated=True)
     cluster.sim = flow_sim
-    _user("ops", "operator")
-    _user("boss", "admin")
+    browser_user("ops", "operator")
+    browser_user("boss", "admin")
     replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
     return cluster, replica.http_url
+
+
+def signed_in(site, page, user="ops", viewport=WIDE):
+    """The site's cluster and URL, with `page` at `viewport` signed in as `user`."""
+    cluster, url = site
+    page.set_viewport_size(viewport)
+    login(page, url, user, "secret-pw")
+    return cluster, url
+
+
+def submit(page, button):
+    """Press a button that leaves the page, and wait for the next one."""
+    submit(page, button)
 
 
 def shot(page, name):
@@ -143,8 +150,7 @@ def test_cancel_back_and_run_return_to_the_same_filtered_view_refreshed(site, br
         page.get_by_label(f"Select {name}").check()
     page.get_by_label("Action", exact=True).select_option("taint")
     page.get_by_label("Taints to add").fill("flow=back:Sometimes")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
+    submit(page, "Preview…")
     assert "invalid effect 'Sometimes'" in page.locator("#id_taints_error").text_content()
     if viewport is NARROW:
         no_horizontal_scroll(page)
@@ -163,16 +169,13 @@ def test_cancel_back_and_run_return_to_the_same_filtered_view_refreshed(site, br
 
     kept("flow=back:Sometimes")
     page.get_by_label("Taints to add").fill("flow=back:NoSchedule")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
+    submit(page, "Preview…")
     assert page.locator("#diff tbody tr").count() == 2
     with page.expect_navigation():
         page.get_by_role("link", name="Cancel").click()  # the preview's Cancel
     kept("flow=back:NoSchedule")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run taint")).click()
+    submit(page, "Preview…")
+    submit(page, re.compile("^Run taint"))
     final_word(page, "completed")
     kept("flow=back:NoSchedule")
     # the list was read again: the new taint shows without a reload
@@ -205,10 +208,8 @@ def test_drain_preview_says_what_will_not_drain_and_options_change_there(site, b
     check_accessibility(page)
     # Run without saying so: nothing runs
     page.get_by_label("Reason").fill("kernel 6.8")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview again").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run drain")).click()
+    submit(page, "Preview again")
+    submit(page, re.compile("^Run drain"))
     assert "will not drain as things stand" in page.locator("#accept_blocked_error").text_content()
     assert not ProgressTask.objects.exists()
     # change an option on the preview and preview again, by keyboard
@@ -241,8 +242,7 @@ def test_a_failed_drain_is_retried_through_the_same_preview(site, browser_page):
     page.goto(f"{url}/clusters/sim/nodes/action/?action=drain&node={blocked}&timeout=2&delete_emptydir_data=on"
               "&force=on")
     page.get_by_label(re.compile("^Run anyway")).check()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run drain")).click()
+    submit(page, re.compile("^Run drain"))
     final_word(page, "failed")
     task = ProgressTask.objects.get()
     page.goto(f"{url}/progress/tasks/{task.pk}/")
@@ -254,8 +254,7 @@ def test_a_failed_drain_is_retried_through_the_same_preview(site, browser_page):
     check_accessibility(page)
     # the retry too: the options change on its preview; as it was, it runs as a retry of the batch
     page.get_by_label(re.compile("^Run anyway")).check()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run drain")).click()
+    submit(page, re.compile("^Run drain"))
     retry = ProgressTask.objects.exclude(pk=task.pk).get()
     assert retry.retry_of_id == task.pk and page.url.endswith(f"/progress/tasks/{retry.pk}/")
 
@@ -264,17 +263,14 @@ def test_a_failed_drain_is_retried_through_the_same_preview(site, browser_page):
 
 @pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1400", "390"])
 def test_error_page_counts_the_selection_and_names_the_wrong_part(site, browser_page, viewport):
-    cluster, url = site
     page = browser_page
-    page.set_viewport_size(viewport)
-    login(page, url, "ops", "secret-pw")
+    cluster, url = signed_in(site, page, "ops", viewport)
     page.goto(f"{url}/clusters/sim/nodes/?q=worker-000")
     page.get_by_label("Select worker-0005").check()
     page.get_by_label("Select worker-0006").check()
     page.get_by_label("Action", exact=True).select_option("taint")
     page.get_by_label("Taints to add").fill("foo=bar:Sometimes, maint=yes")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
+    submit(page, "Preview…")
     assert page.locator("h1").text_content() == "Taint 2 nodes of sim"
     errors = page.locator("#id_taints_error li").all_text_contents()
     assert errors == ["'foo=bar:Sometimes': invalid effect 'Sometimes': must be NoSchedule, PreferNoSchedule or "
@@ -289,8 +285,7 @@ def test_error_page_counts_the_selection_and_names_the_wrong_part(site, browser_
     check_accessibility(page)
     # corrected: the preview, and the concurrency input is an input, with its limit beside it
     field.fill("foo=bar:NoSchedule")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview again").click()
+    submit(page, "Preview again")
     concurrency = page.get_by_label("Concurrency")
     run = page.get_by_role("button", name=re.compile("^Run taint"))
     style = "(e) => { const s = getComputedStyle(e); return [s.backgroundColor, s.color, s.borderTopStyle, s.cursor]; }"
@@ -309,17 +304,14 @@ def test_error_page_counts_the_selection_and_names_the_wrong_part(site, browser_
 
 @pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1400", "390"])
 def test_template_form_shows_every_error_beside_its_field(site, browser_page, viewport):
-    cluster, url = site
     page = browser_page
-    page.set_viewport_size(viewport)
-    login(page, url, "ops", "secret-pw")
+    cluster, url = signed_in(site, page, "ops", viewport)
     page.goto(f"{url}/templates/add/")
     page.get_by_label("Name").fill("pool")
     page.get_by_label("Labels to set").fill("bad key=x, tier")
     page.get_by_label("Label keys to remove").fill("a=b")
     page.get_by_label("Taints to add").fill("foo=bar:Sometimes")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+    submit(page, "Save")
     for field, count in (("labels_text", 2), ("remove_text", 1), ("taints_text", 1)):
         errors = page.locator(f"#id_{field}_error li")
         assert errors.count() == count, field
@@ -330,8 +322,7 @@ def test_template_form_shows_every_error_beside_its_field(site, browser_page, vi
     page.get_by_label("Labels to set").fill("pool=batch")
     page.get_by_label("Label keys to remove").fill("")
     page.get_by_label("Taints to add").fill("pool=batch:PreferNoSchedule")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Save").click()
+    submit(page, "Save")
     assert "pool=batch:PreferNoSchedule" in page.locator("#template_list").text_content()
     check_accessibility(page)
 
@@ -366,8 +357,7 @@ def test_task_page_is_readable_styled_linked_and_live_after_cancel(site, kube_si
     # live: counts move without a reload; after Cancel the page says so, then how it ended
     page.wait_for_function("() => /^[1-9]\\d* of 12 done/.test(document.getElementById('kn-task-counts')"
                            ".textContent)")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Cancel batch").click()
+    submit(page, "Cancel batch")
     page.wait_for_function("() => document.getElementById('kn-task-status').textContent === 'cancelled'",
                            timeout=60_000)
     page.wait_for_selector("#kn-task-buttons a.button >> text=/^Retry/")
@@ -476,13 +466,11 @@ def test_one_batch_applies_a_whole_template_and_one_takes_it_off(site, browser_p
     page.get_by_label("Select worker-0027").check()
     page.get_by_label("Action", exact=True).select_option("label")
     page.get_by_label("Apply template").select_option(label="batch-pool")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
+    submit(page, "Preview…")
     diff = page.locator("#diff").text_content()
     assert "kn-pool: (none) → batch" in diff
     assert "taint kn-pool:PreferNoSchedule: (none) → kn-pool=batch:PreferNoSchedule" in diff
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run label")).click()
+    submit(page, re.compile("^Run label"))
     final_word(page, "completed")
     assert ProgressTask.objects.count() == 1
     page.goto(f"{url}/clusters/sim/nodes/worker-0027/")
@@ -495,10 +483,8 @@ def test_one_batch_applies_a_whole_template_and_one_takes_it_off(site, browser_p
     page.get_by_label("Select worker-0027").check()
     page.get_by_label("Action", exact=True).select_option("unlabel")
     page.get_by_label("Apply template").select_option(label="batch-pool")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview…").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run unlabel")).click()
+    submit(page, "Preview…")
+    submit(page, re.compile("^Run unlabel"))
     final_word(page, "completed")
     assert ProgressTask.objects.count() == 2
     page.goto(f"{url}/clusters/sim/nodes/worker-0027/")
@@ -540,10 +526,8 @@ def test_cordon_from_a_row_menu_by_keyboard(site, browser_page):
     assert page.locator("h1").text_content() == "Cordon worker-0031 of sim"
     assert "schedulable: yes → no" in page.locator("#diff").text_content()
     page.get_by_label("Reason").fill("disk check")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview again").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run cordon")).click()
+    submit(page, "Preview again")
+    submit(page, re.compile("^Run cordon"))
     assert "q=worker-003" in page.url
     final_word(page, "completed")
     row = page.locator("#result_list tbody tr", has=page.get_by_label("Select worker-0031"))
@@ -571,10 +555,8 @@ def test_label_and_taint_from_the_node_page(site, browser_page, viewport):
     if viewport is NARROW:
         no_horizontal_scroll(page)
     page.get_by_label("Labels to set").fill("spot=yes")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run label")).click()
+    submit(page, "Preview")
+    submit(page, re.compile("^Run label"))
     assert page.url.split("?")[0].endswith(f"/clusters/sim/nodes/{node}/")
     final_word(page, "completed")
     page.wait_for_function("() => document.getElementById('labels').textContent.includes('spot=yes')")
@@ -582,10 +564,8 @@ def test_label_and_taint_from_the_node_page(site, browser_page, viewport):
     with page.expect_navigation():
         actions.get_by_role("link", name="Taint…").click()
     page.get_by_label("Taints to add").fill("spot=yes:NoSchedule")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Preview").click()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Run taint")).click()
+    submit(page, "Preview")
+    submit(page, re.compile("^Run taint"))
     final_word(page, "completed")
     page.wait_for_function("() => document.getElementById('taints').textContent.includes('spot=yes:NoSchedule')")
     shot(page, f"node-page-after-actions-{viewport['width']}")

@@ -2,20 +2,12 @@
 import re
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.auth.models import Group, User
 
-from tests.fixtures.browser import ARTIFACTS, login
+from tests.fixtures.browser import ARTIFACTS, browser_user, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _user(name, group):
-    # the replica runs the real settings (PBKDF2); the test settings hash with MD5 only
-    hasher = PBKDF2PasswordHasher()
-    u = User.objects.create(username=name, password=hasher.encode("secret-pw", hasher.salt()))
-    u.groups.add(Group.objects.get(name=group))
-    return u
 
 
 @pytest.fixture
@@ -29,9 +21,9 @@ def site(kube_sim, daphne_replicas, collected_static_dir):
         sim = kube_sim(nodes=nodes, latency_ms=latency_ms)
         cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
         cluster.sim = sim
-        _user("ops", "operator")
-        _user("boss", "admin")
-        _user("watcher", "viewer")
+        browser_user("ops", "operator")
+        browser_user("boss", "admin")
+        browser_user("watcher", "viewer")
         replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
         return cluster, replica.http_url
 

@@ -7,10 +7,8 @@ and, in the fallback test, to point it at a port where nothing listens; progress
 import urllib.parse
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.auth.models import Group, User
 
-from tests.fixtures.browser import login
+from tests.fixtures.browser import browser_user, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,11 +61,6 @@ OBSERVE = """
 """
 
 
-def _user(name, group):
-    hasher = PBKDF2PasswordHasher()  # the replica runs the real settings (PBKDF2)
-    user = User.objects.create(username=name, password=hasher.encode("secret-pw", hasher.salt()))
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ def site(kube_sim, daphne_replicas, collected_static_dir):
     ensure_groups()  # a transactional test's flush removed the migration's groups
     sim = kube_sim(nodes=30, latency_ms=100)
     cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
-    _user("ops", "operator")
+    browser_user("ops", "operator")
     replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
     return replica.http_url, sorted(n.name for n in list_nodes(cluster))
 
