@@ -63,7 +63,8 @@ def signed_in(site, page, user="ops", viewport=WIDE):
 
 def submit(page, button):
     """Press a button that leaves the page, and wait for the next one."""
-    submit(page, button)
+    with page.expect_navigation():
+        page.get_by_role("button", name=button).click()
 
 
 def shot(page, name):
