@@ -195,8 +195,9 @@ class WholeNumberField(forms.CharField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        if isinstance(value, bool):
-            value = ""
+        if isinstance(value, bool) or isinstance(value, (list, dict, float)):  # JSON that is not a whole number
+            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {value!r} is not one",
+                                  code="invalid")
         if isinstance(value, int):
             value = str(value)
         text = super().to_python(value).strip()

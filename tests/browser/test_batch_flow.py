@@ -369,8 +369,11 @@ def test_task_page_is_readable_styled_linked_and_live_after_cancel(site, kube_si
     times = page.locator("time").all_text_contents()
     page.goto(f"{url}/progress/tasks/")
     times += page.locator("time").all_text_contents()
+    assert page.locator("tbody tr").first.locator(".kn-status").text_content() == "cancelled"
+    check_accessibility(page)
     page.goto(f"{url}/audit/")
     times += page.locator("time").all_text_contents()
+    check_accessibility(page)
     assert times and all(WHEN.match(t) for t in times), times
     page.goto(f"{url}/progress/tasks/{task.pk}/")
     shot(page, "task-detail")

@@ -140,6 +140,26 @@ def test_one_set_of_drain_defaults_for_the_page_the_command_line_and_the_api(clu
     assert DRAIN_DEFAULTS["ignore_daemonsets"] is True  # the page's former default, now everyone's
 
 
+def test_json_values_of_an_api_parse_the_same(cluster):
+    from nodes.forms import data_with_defaults
+
+    form = BatchActionForm(data_with_defaults({
+        "action": "drain", "node": ["worker-0001", "worker-0002"], "reason": "kernel", "timeout": 60, "force": True,
+        "concurrency": 2}), cluster=cluster)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["params"] == {**DRAIN_DEFAULTS, "reason": "kernel", "timeout": 60, "force": True}
+    assert form.cleaned_data["concurrency"] == 2 and form.target.names == ["worker-0001", "worker-0002"]
+    form = BatchActionForm({"action": "label", "set": ["a=b", "c=d"], "taints": ["t=v:NoSchedule"],
+                            "selector": "pool=gpu"}, cluster=cluster)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["params"]["set"] == {"a": "b", "c": "d"}
+    assert form.target.selector == "pool=gpu" and form.target.names is None
+    form = BatchActionForm({"action": "drain", "all_nodes": True, "timeout": True, "concurrency": "x"},
+                           cluster=cluster)
+    assert not form.is_valid() and set(form.errors) == {"timeout", "concurrency"}
+    assert form.errors["timeout"] == ["Timeout (s) must be a whole number from 1 to 86400; True is not one"]
+
+
 def test_a_template_applies_whole_and_typed_values_add_to_it(cluster):
     t = LabelTaintTemplate.objects.create(name="gpu", labels={"pool": "gpu"}, remove_labels=["old"],
                                           taints=[{"key": "gpu", "value": "true", "effect": "NoSchedule"}])
