@@ -14,9 +14,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
-from progress.services import concurrency_limit
-
 from . import batches, selectors
+from .batches import concurrency_limit
 from .models import LabelTaintTemplate
 from .validation import (
     ACTIONS,

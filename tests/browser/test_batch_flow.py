@@ -40,7 +40,7 @@ def flow_sim(tmp_path_factory):
 
 
 @pytest.fixture
-def site(flow_sim, daphne_replicas, collected_static_dir):
+def site(flow_sim, daphne_replicas, worker_processes, collected_static_dir):
     from nodes.roles import ensure_groups
     from nodes.services import import_cluster
 
@@ -49,7 +49,8 @@ def site(flow_sim, daphne_replicas, collected_static_dir):
     cluster.sim = flow_sim
     browser_user("ops", "operator")
     browser_user("boss", "admin")
-    replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
+    replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
+    worker_processes("worker")  # batches run in a worker process, as in production
     return cluster, replica.http_url
 
 
@@ -96,7 +97,8 @@ def no_horizontal_scroll(page):
 def test_dialog_lines_are_readable_and_it_says_how_the_batch_ended(site, browser_page):
     cluster, url = site
     from nodes import batches, services
-    from progress import services as progress_services
+    from progress.queue import fail_task
+    from progress.writer import Event, write_events
 
     services.run_node_action(cluster, "worker-0021", "taint", {"taints": [{"key": "flow", "effect": "NoSchedule"}]},
                              user="setup")
@@ -119,16 +121,21 @@ def test_dialog_lines_are_readable_and_it_says_how_the_batch_ended(site, browser
     final_word(page, "failed")
     page.goto(f"{url}/progress/tasks/")
     assert page.locator("tbody tr").first.locator(".kn-status").text_content() == "failed"
-    # cancelled before it started, and interrupted: the same words
+    # cancelled before it started, a batch that could not run, and one interrupted (as older releases ended a
+    # batch whose replica died): the task's words
     ops = User.objects.get(username="ops")
-    for ending in ("cancelled", "interrupted"):
-        task = batches.start_batch(ops, cluster, "cordon", {}, names=["worker-0024"], submit=False)
+    for ending, word in (("cancelled", "cancelled"), ("error", "failed"), ("interrupted", "interrupted")):
+        task = batches.start_batch(ops, cluster, "cordon", {}, names=["worker-0024"], queued=False)
         if ending == "cancelled":
             batches.cancel_batch(task, ops)
+        elif ending == "error":
+            fail_task(task.pk, "the cluster is gone")
         else:
-            progress_services.interrupt_task(task.pk, "replica stopped")
+            write_events(task.pk, [Event(type="interrupted", error="replica stopped")], final_status="interrupted")
         page.goto(f"{url}/clusters/sim/nodes/?task={task.pk}")
-        final_word(page, ending)
+        final_word(page, word)
+        page.goto(f"{url}/progress/tasks/{task.pk}/")
+        assert page.locator("#kn-task-status").text_content() == word
     page.set_viewport_size(NARROW)
     box = page.locator(".kn-progress").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def site(kube_sim, daphne_replicas, collected_static_dir):
+def site(kube_sim, daphne_replicas, worker_processes, collected_static_dir):
     from nodes.services import import_cluster
 
     def start(nodes=150, latency_ms=0):
@@ -24,7 +24,8 @@ def site(kube_sim, daphne_replicas, collected_static_dir):
         browser_user("ops", "operator")
         browser_user("boss", "admin")
         browser_user("watcher", "viewer")
-        replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
+        replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
+        worker_processes("worker")  # batches run in a worker process, as in production
         return cluster, replica.http_url
 
     return start

@@ -125,7 +125,7 @@ def test_concurrency_limit_follows_the_action(cluster):
 
 
 def test_one_set_of_drain_defaults_for_the_page_the_command_line_and_the_api(cluster):
-    from progress.management.commands.node_batch import form_data
+    from nodes.management.commands.node_batch import form_data
 
     assert validate_action("drain", {}) == {"reason": "", **DRAIN_DEFAULTS}
     page = BatchActionForm(cluster=cluster)  # what the page shows
@@ -297,10 +297,8 @@ def test_tick_an_option_and_preview_again(client, cluster):
 
 def finish(task, results: list[tuple[str, bool]]):
     """The task's per-node results and its final message, written as the runner writes them."""
-    from progress.services import mark_running
     from progress.writer import Event, flush_events
 
-    mark_running(task.pk, "test-runner")
     write_results(task, results)
     flush_events(task.pk, [Event(type="complete")], final_status="failed")
     task.refresh_from_db()
@@ -310,7 +308,7 @@ def finish(task, results: list[tuple[str, bool]]):
 def test_retry_goes_through_the_preview_and_stays_linked(client, cluster):
     user = _login(client, "op", "operator")
     task = batches.start_batch(user, cluster, "untaint", {"taints": [{"key": "never-there", "effect": ""}]},
-                               names=["worker-0006", "worker-0007", "worker-0008"], submit=False)
+                               names=["worker-0006", "worker-0007", "worker-0008"], queued=False)
     finish(task, [("worker-0006", False), ("worker-0007", True)])  # worker-0008 never ran
     r = client.get(ACTION, {"retry": str(task.pk), "which": "both"})
     assert r.status_code == 200 and r.context["count"] == 2 and "Retry: Untaint 2 nodes" in r.content.decode()
@@ -336,7 +334,7 @@ def test_retry_goes_through_the_preview_and_stays_linked(client, cluster):
 
 def test_only_who_may_manage_the_task_opens_its_retry_preview(client, cluster):
     owner = _login(client, "owner", "viewer")  # started it as an operator, a viewer now
-    task = ProgressTask.objects.create(user=owner, cluster=cluster, cluster_name="shared", action="cordon",
+    task = ProgressTask.objects.create(user=owner, cluster_name="shared", action="cordon",
                                        nodes=["worker-0001"], total=1, status="failed")
     assert client.get(ACTION, {"retry": str(task.pk)}).status_code == 403
     _login(client, "other-op", "operator")
