@@ -137,6 +137,8 @@ def test_dialog_lines_are_readable_and_it_says_how_the_batch_ended(site, browser
         page.goto(f"{url}/progress/tasks/{task.pk}/")
         assert page.locator("#kn-task-status").text_content() == word
     page.set_viewport_size(NARROW)
+    page.goto(f"{url}/clusters/sim/nodes/?task={task.pk}")
+    final_word(page, "interrupted")
     box = page.locator(".kn-progress").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
 
