@@ -1,5 +1,6 @@
-/* Opens the dialog of the batch this page started (#kn-open-task) with the keyboard focus in it, and reads the page's
-   content again once the batch has finished, so what it shows is the nodes' new state. */
+/* Opens the dialog of the batch this page started (#kn-open-task) with the keyboard focus in it, and reads the parts
+   of the page the batch changed again once it has finished (labels, taints, the audit history, and any element
+   marked data-kn-refresh), so what it shows is the node's new state. */
 (function () {
   "use strict";
   var spec = document.getElementById("kn-open-task");
@@ -13,9 +14,13 @@
     fetch(url.toString(), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        var next = new DOMParser().parseFromString(html, "text/html").getElementById("content-main");
-        var now = document.getElementById("content-main");
-        if (now && next) now.replaceWith(document.importNode(next, true));
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var ids = ["labels", "taints", "audit"].concat(Array.prototype.map.call(
+          document.querySelectorAll("[data-kn-refresh][id]"), function (e) { return e.id; }));
+        ids.forEach(function (id) {
+          var now = document.getElementById(id), next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+        });
       })
       .catch(function () { /* stays as it was; a reload shows the new state */ });
   });
