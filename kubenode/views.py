@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from kubenode import serve
+from kubenode import runtime
 from kubenode.dbcheck import database_check
 
 
@@ -40,7 +40,7 @@ def readyz(request):
     The notifier's status is included as "notifier"; a notifier that fell back to polling makes the
     replica "degraded", not unready: batches and pages still work, progress arrives by polling.
     """
-    if serve.shutting_down():
+    if runtime.shutting_down():
         return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
     database = _database()
     notifier = _notifier()

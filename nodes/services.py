@@ -16,12 +16,14 @@ from .kube import client as kube_client
 from .kube import drain as drain_ops
 from .kube import nodes as node_ops
 from .models import AuditEntry, Cluster
+from .validation import ACTIONS
 from .validation import validate_action as _validate_action
 
 log = logging.getLogger(__name__)
 
 __all__ = ["import_cluster", "import_in_cluster", "check_cluster", "CheckResult", "validate_action",
-           "NodeOutcome", "run_node_action", "drain_plan", "action_preview", "node_changes", "parse_kubeconfig"]
+           "NodeOutcome", "perform_node_action", "run_node_action", "save_audit_entries", "drain_plan",
+           "drain_summary", "action_preview", "node_changes", "parse_kubeconfig"]
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -248,13 +250,14 @@ def _username(user) -> str:
     return getattr(user, "get_username", lambda: str(user))()
 
 
-def _audit(cluster, node, action, params, user, task_id, outcome: NodeOutcome):
+def _audit_entry(cluster, node, action, params, user, task_id, outcome: NodeOutcome) -> AuditEntry:
+    """The audit record of one node operation (not saved)."""
     user_obj = user if getattr(user, "pk", None) is not None else None
     detail = outcome.detail or {}
     after = dict(detail.get("after") or {})
     if action == "drain" and "pods" in detail:
         after["pods"] = detail["pods"]
-    AuditEntry.objects.create(
+    return AuditEntry(
         user=user_obj, username=_username(user)[:150], cluster=cluster, cluster_name=cluster.name, node=node,
         action=action, reason=(params or {}).get("reason", ""), before=detail.get("before") or {}, after=after,
         outcome=AuditEntry.Outcome.SUCCEEDED if outcome.ok else AuditEntry.Outcome.FAILED,
@@ -262,11 +265,24 @@ def _audit(cluster, node, action, params, user, task_id, outcome: NodeOutcome):
     )
 
 
+def save_audit_entries(entries: list[AuditEntry]) -> None:
+    """Store audit records (fresh rows each time: a retried transaction inserts them again)."""
+    for entry in entries:
+        entry.pk = None
+        entry._state.adding = True
+    AuditEntry.objects.bulk_create(entries)
+
+
 def _perform(kube, node: str, action: str, params: dict, username: str, should_stop) -> NodeOutcome:
-    if action == "label":
-        before, after = node_ops.change_labels(kube, node, params["set"], params["remove"])
-    elif action == "unlabel":
-        before, after = node_ops.change_labels(kube, node, {}, params["remove"])
+    if action in ("label", "unlabel"):
+        before, after = ({}, {})
+        if params.get("set") or params.get("remove"):
+            before, after = node_ops.change_labels(kube, node, params.get("set") or {} if action == "label" else {},
+                                                   params["remove"])
+        if params.get("taints"):  # a whole template in one batch: its taints go on (label) or come off (unlabel)
+            change = node_ops.add_taints if action == "label" else node_ops.remove_taints
+            taints_before, taints_after = change(kube, node, params["taints"])
+            before, after = {**before, **taints_before}, {**after, **taints_after}
     elif action == "taint":
         before, after = node_ops.add_taints(kube, node, params["taints"])
     elif action == "untaint":
@@ -281,17 +297,20 @@ def _perform(kube, node: str, action: str, params: dict, username: str, should_s
     return NodeOutcome(node=node, ok=True, detail={"before": before, "after": after})
 
 
-def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
-                    should_stop: Callable[[], bool] | None = None) -> NodeOutcome:
-    """Perform one action on one node and write its AuditEntry. Never raises for API or input errors."""
+def perform_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
+                        should_stop: Callable[[], bool] | None = None) -> tuple[NodeOutcome, AuditEntry | None]:
+    """Perform one action on one node; returns its outcome and its audit record, not saved (a batch stores the
+    record in the transaction that records the result; None for an unknown action). Never raises for API or input
+    errors."""
     username = _username(user)
     try:
         params = validate_action(action, params)
     except ValidationError as exc:
         outcome = NodeOutcome(node=node, ok=False, error="; ".join(exc.messages))
-        if action in ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain"):
-            _audit(cluster, node, action, params if isinstance(params, dict) else {}, user, task_id, outcome)
-        return outcome
+        if action not in ACTIONS:
+            return outcome, None
+        return outcome, _audit_entry(cluster, node, action, params if isinstance(params, dict) else {}, user,
+                                     task_id, outcome)
     try:
         kube = kube_client.for_cluster(cluster)
         outcome = _perform(kube, node, action, params, username, should_stop)
@@ -303,8 +322,17 @@ def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, u
     except Exception as exc:  # never a traceback in an outcome; the log keeps it
         log.exception("unexpected failure of %s on %s/%s", action, cluster.name, node)
         outcome = NodeOutcome(node=node, ok=False, error=f"unexpected error: {type(exc).__name__}")
+    return outcome, _audit_entry(cluster, node, action, params, user, task_id, outcome)
+
+
+def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
+                    should_stop: Callable[[], bool] | None = None) -> NodeOutcome:
+    """Perform one action on one node and write its AuditEntry. Never raises for API or input errors."""
+    outcome, entry = perform_node_action(cluster, node, action, params, user=user, task_id=task_id,
+                                         should_stop=should_stop)
     try:
-        _audit(cluster, node, action, params, user, task_id, outcome)
+        if entry is not None:
+            entry.save()
     except Exception:
         log.exception("audit record for %s on %s/%s could not be written", action, cluster.name, node)
     from .selectors import invalidate_nodes
@@ -351,10 +379,56 @@ def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
     return plans
 
 
+# The drain option that lets a refused pod go, named as in nodes.kube.drain's reasons ("... (use force)").
+DRAIN_OPTION_OF_REASON = {"use ignore_daemonsets": "ignore_daemonsets", "use force": "force",
+                          "use delete_emptydir_data": "delete_emptydir_data"}
+
+
+def drain_summary(plans: list[dict]) -> dict:
+    """How many previewed nodes will not drain as things stand, and why.
+
+    {"nodes": n, "ok": n, "blocked": n, "evict": pods, "reasons": [{"reason", "nodes": [...], "pods": n,
+    "option": the drain option that lets these pods go, or ""}]}, the most common reason first.
+    """
+    reasons: dict[str, dict] = {}
+    for plan in plans:
+        if plan.get("error"):
+            entry = reasons.setdefault(plan["error"], {"reason": plan["error"], "nodes": [], "pods": 0, "option": ""})
+            entry["nodes"].append(plan["node"])
+        for pod in plan["blocked"]:
+            why = pod.get("reason") or "blocked"
+            option = next((o for hint, o in DRAIN_OPTION_OF_REASON.items() if hint in why), "")
+            entry = reasons.setdefault(why, {"reason": why, "nodes": [], "pods": 0, "option": option})
+            entry["pods"] += 1
+            if plan["node"] not in entry["nodes"]:
+                entry["nodes"].append(plan["node"])
+    blocked = sum(1 for p in plans if not p["ok"] or p.get("error"))
+    return {"nodes": len(plans), "blocked": blocked, "ok": len(plans) - blocked,
+            "evict": sum(len(p["evict"]) for p in plans),
+            "reasons": sorted(reasons.values(), key=lambda r: (-len(r["nodes"]), r["reason"]))}
+
+
 # ---- Previews of the other actions, and templates -------------------------------------------------------
 
 def _taint_text(t: dict) -> str:
     return f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect') or '*'}"
+
+
+def _taint_changes(node, action: str, taints: list[dict]) -> tuple[list[tuple], list[str]]:
+    changes, warnings = [], []
+    if action == "taint":
+        for t in taints:
+            old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
+            if old is None or (old.get("value") or "") != (t.get("value") or ""):
+                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
+        return changes, warnings
+    for t in taints:
+        found = [c for c in node.taints
+                 if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
+        changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
+        if not found:
+            warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+    return changes, warnings
 
 
 def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str]]:
@@ -364,18 +438,12 @@ def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str
         labels = node.labels
         changes += [(k, labels.get(k), v) for k, v in params.get("set", {}).items() if labels.get(k) != v]
         changes += [(k, labels[k], None) for k in params.get("remove", []) if k in labels]
-    elif action == "taint":
-        for t in params["taints"]:
-            old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
-            if old is None or (old.get("value") or "") != (t.get("value") or ""):
-                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
-    elif action == "untaint":
-        for t in params["taints"]:
-            found = [c for c in node.taints
-                     if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
-            changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
-            if not found:
-                warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+        if params.get("taints"):
+            more, warned = _taint_changes(node, "taint" if action == "label" else "untaint", params["taints"])
+            changes += more
+            warnings += warned
+    elif action in ("taint", "untaint"):
+        changes, warnings = _taint_changes(node, action, params["taints"])
     elif action in ("cordon", "uncordon"):
         if node.schedulable == (action == "cordon"):
             changes.append(("schedulable", "yes" if node.schedulable else "no", "no" if node.schedulable else "yes"))
@@ -392,7 +460,8 @@ def action_preview(cluster: Cluster, action: str, params: dict, names: list[str]
     from . import selectors
 
     if action == "drain":
-        return {"plan": drain_plan(cluster, names, params)}
+        plan = drain_plan(cluster, names, params)
+        return {"plan": plan, "summary": drain_summary(plan)}
     by_name = {n.name: n for n in selectors.cached_nodes(cluster)}
     diff = []
     for name in names:

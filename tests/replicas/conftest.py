@@ -165,7 +165,8 @@ def standalone_listeners(tmp_path, test_database_env):
 
 def scrape(process) -> dict[str, float]:
     """The Prometheus text of a process's /metrics as {'name{labels}': value}."""
-    with urllib.request.urlopen(f"{process.http_url}/metrics", timeout=10) as resp:
+    base = getattr(process, "health_url", None) or process.http_url  # a worker's health port, or a web's port
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as resp:
         text = resp.read().decode()
     samples = {}
     for line in text.splitlines():

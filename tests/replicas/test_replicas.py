@@ -1,4 +1,5 @@
-"""Three daphne replicas on one database: a client on A sees every message of a batch that runs on B.
+"""Three daphne replicas on one database: a client on A sees every message of a batch started on B and run by a
+worker process.
 
 PostgreSQL LISTEN/NOTIFY (no Redis), Redis through channels-redis, and polling; the listener's backend killed
 with pg_terminate_backend mid-batch; Redis stopped mid-batch. Every message once, in seq order, exact counts.
@@ -59,9 +60,10 @@ def assert_doorbells_delivered(backend: str, watcher, runner, frames_on_watcher:
         (backend, backend, False, 0)
 
 
-def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
-    """Replicas A and B, verified; ann's WebSocket on A and her HTTP session on B; the cluster's node names."""
+def watch_on_a_run_on_b(daphne_replicas, worker_processes, cluster, backend: str, **env):
+    """Replicas A and B, verified, and a worker; ann's WebSocket on A and her HTTP session on B; the node names."""
     a, b = daphne_replicas("A", **env), daphne_replicas("B", **env)
+    worker_processes("worker", **env)
     for replica in (a, b):
         wait_for_notifier(replica, VERIFIED[backend])
     on_a, on_b = Browserless(a.http_url), Browserless(b.http_url)
@@ -72,11 +74,13 @@ def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
 
 
 @pytest.mark.parametrize("backend", ["postgres", "redis", "polling"])
-def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr):
+def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr,
+                                                            worker_processes):
     env = backend_env(backend, redis_addr)
     if backend != "polling":
         env.update(POLL_OFF)
     replicas = [daphne_replicas(name, **env) for name in ("A", "B", "C")]
+    worker = worker_processes("worker", **env)
     for replica in replicas:
         state = wait_for_notifier(replica, VERIFIED[backend])
         assert state["requested"] == backend and not state["fallback"]
@@ -92,14 +96,14 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     arrivals = []
     frames = collect(ws, task_id, timeout=120, arrivals=arrivals)
 
-    assert ProgressTask.objects.get(pk=task_id).owner == "B"  # it ran on B; A only listened
+    assert ProgressTask.objects.get(pk=task_id).owner == "worker"  # a worker ran it; A and B only served
     assert_every_message_once(frames, task_id)
     if backend != "polling":
         assert_realtime(arrivals, task_id, REALTIME_BOUND_S)
-        assert_doorbells_delivered(backend, a, b, len({at for at, _ in arrivals}))
-        # the simulator failed 10 % of the PATCHes with HTTP 500: the process that ran them counted each
+        assert_doorbells_delivered(backend, a, worker, len({at for at, _ in arrivals}))
+        # the simulator failed 10 % of the PATCHes with HTTP 500: the worker that ran them counted each
         failed = ProgressTask.objects.get(pk=task_id).failed
-        assert scrape(b)['kubenode_kube_api_errors_total{code="500"}'] >= failed > 0
+        assert scrape(worker)['kubenode_kube_api_errors_total{code="500"}'] >= failed > 0
     assert sorted(f["node"] for f in frames if f["type"] == "progress") == names
     from tests.progress.test_live_daphne import drain_pending
 
@@ -110,8 +114,8 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     bob_ws.close()
 
 
-def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne_replicas):
-    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "postgres",
+def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne_replicas, worker_processes):
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, worker_processes, big_cluster, "postgres",
                                              PROGRESS_NOTIFY_TYPE="postgres")
     terminated = []
 
@@ -149,9 +153,10 @@ def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne
     assert re.search(r"Effective</th><td>postgres</td>", page) and "verified (round trip" in page
 
 
-def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis):
+def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis,
+                                                           worker_processes):
     port, redis_proc = throwaway_redis
-    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "redis",
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, worker_processes, big_cluster, "redis",
                                              **backend_env("redis", f"127.0.0.1:{port}"))
 
     def stop_redis(frames):
