@@ -35,6 +35,20 @@ def big_cluster(kube_sim, transactional_db):
     return cluster
 
 
+@pytest.fixture
+def small_cluster(kube_sim, transactional_db):
+    """A 120-node simulated cluster (20 ms per request), one operator, imported as cluster "sim"."""
+    from nodes.roles import ensure_groups
+    from nodes.services import import_cluster
+    from tests.progress.test_live_daphne import _user
+
+    ensure_groups()
+    sim = kube_sim(nodes=120, latency_ms=20, seed=3)
+    cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
+    _user("ann", "operator")
+    return cluster
+
+
 def readyz(replica) -> dict:
     try:
         with urllib.request.urlopen(f"{replica.http_url}/readyz", timeout=10) as resp:

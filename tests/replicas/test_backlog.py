@@ -14,25 +14,14 @@ from .tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.fixture
-def small_cluster(kube_sim, transactional_db):
-    from nodes.roles import ensure_groups
-    from nodes.services import import_cluster
-    from tests.progress.test_live_daphne import _user
-
-    ensure_groups()
-    sim = kube_sim(nodes=120, latency_ms=20, seed=3)
-    cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
-    _user("ann", "operator")
-    return cluster
-
-
-def test_backlog_grows_while_the_replicas_reads_hang(small_cluster, daphne_replicas, redis_addr, test_database_env):
+def test_backlog_grows_while_the_replicas_reads_hang(small_cluster, daphne_replicas, worker_processes, redis_addr,
+                                                    test_database_env):
     proxy = TcpProxy((test_database_env["DB_HOST"], int(test_database_env["DB_PORT"]))).start()
     try:
         env = {"PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_ADDR": redis_addr}
         a = daphne_replicas("A", DB_PORT=str(proxy.port), **env)  # A reaches the database through the proxy
         b = daphne_replicas("B", **env)
+        worker_processes("worker", **env)
         for replica in (a, b):
             wait_for_notifier(replica, lambda s: s.get("verified"))
         ws = open_ws(a, Browserless(a.http_url).login("ann", "secret-pw"))

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from nodes.selectors import list_nodes
+from progress.models import ProgressTask
 from tests.progress.test_live_daphne import Browserless, drain_pending, open_ws, recv
 
 from .conftest import (
@@ -40,16 +41,17 @@ def verified_listeners(state: dict) -> set[str]:
 
 
 def test_standalone_listeners_deliver_in_real_time_and_survive_one_killed_mid_batch(
-        big_cluster, daphne_replicas, standalone_listeners, throwaway_redis):
+        big_cluster, daphne_replicas, standalone_listeners, worker_processes, throwaway_redis):
     redis_port, _ = throwaway_redis  # a Redis of this test's own: the shared layer and nothing else on it
     env = {"PROGRESS_NOTIFY_TYPE": "postgres", "PROGRESS_LISTENER": "standalone",
            "PROGRESS_REDIS_ADDR": f"127.0.0.1:{redis_port}", **POLL_OFF}
     l1, l2 = standalone_listeners("L1", **env), standalone_listeners("L2", **env)
     a, b = daphne_replicas("A", **env), daphne_replicas("B", **env)
+    worker = worker_processes("worker", **env)  # runs the batch; the web processes only serve
     for web in (a, b):
         state = wait_for_notifier(web, lambda s: verified_listeners(s) == {"L1", "L2"})
         assert (state["listener"], state["requested"], state["effective"]) == ("standalone", "postgres", "postgres")
-    # the listeners LISTEN, the web processes do not
+    # the listeners LISTEN, the web processes and the worker do not (the worker has its own "task queued" one)
     assert listener_connections() == {"kubenode-listener:L1": 1, "kubenode-listener:L2": 1}
     assert "opens no LISTEN connection" in a.log()
     for listener in (l1, l2):
@@ -73,13 +75,16 @@ def test_standalone_listeners_deliver_in_real_time_and_survive_one_killed_mid_ba
     frames = collect(ws, task_id, on_frame=kill_l1, arrivals=arrivals)
 
     assert killed_at and l1.process.wait(5) == -signal.SIGKILL
+    assert ProgressTask.objects.get(pk=task_id).owner == "worker"
     assert_every_message_once(frames, task_id)
     assert drain_pending(ws) == []  # two listeners, each doorbell twice: still every message once
     slowest = assert_realtime(arrivals, task_id, REALTIME_BOUND_S)
     after_kill = [at for at, _ in arrivals if at > killed_at[0]]
     assert len(after_kill) > 100, "L2 alone kept delivering after L1 was killed"
     # the doorbells came through the postgres backend of the listener that survived, and reached the layer
+    sent = scrape(worker)['kubenode_doorbells_sent_total{backend="postgres"}']
     metrics = scrape(l2)
+    assert metrics['kubenode_doorbells_received_total{backend="postgres"}'] >= sent >= 2
     assert metrics['kubenode_doorbells_received_total{backend="postgres"}'] >= 1
     assert metrics['kubenode_doorbells_forwarded_total{outcome="ok"}'] >= 1
     assert metrics["kubenode_listener_connected"] == 1 and metrics["kubenode_notifier_fallback_active"] == 0
