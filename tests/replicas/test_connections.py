@@ -3,15 +3,18 @@
 
 import re
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from nodes.selectors import list_nodes
+from progress.models import ProgressTask
 from tests.progress.test_live_daphne import Browserless, open_ws, recv
 
-from .conftest import readyz, wait_for_notifier
+from .conftest import readyz, start_batch, wait_for_notifier
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -93,3 +96,27 @@ def _hammer(base: str) -> None:
             urllib.request.urlopen(base + path, timeout=20).read()
         except OSError:
             pass
+
+
+def test_worker_at_rest_and_running_a_batch(small_cluster, daphne_replicas, worker_processes):
+    env = {"PROGRESS_NOTIFY_TYPE": "postgres", **POOL}
+    web = daphne_replicas("CWW", **env)
+    worker = worker_processes("CK", concurrency=4, **env)
+    wait_for_notifier(web, lambda s: s.get("verified"))
+    deadline = time.monotonic() + 30
+    while worker.readyz()[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rest = connections_of("CK")
+    client = Browserless(web.http_url)
+    client.login("ann", "secret-pw")
+    task_id = start_batch(client, small_cluster, sorted(n.name for n in list_nodes(small_cluster)), concurrency=4)
+    peak = {}
+    while not ProgressTask.objects.get(pk=task_id).is_finished and time.monotonic() < deadline + 120:
+        for name, count in connections_of("CK").items():
+            peak[name] = max(peak.get(name, 0), count)
+    print("worker at rest", rest, "peak", peak)
+    row = documented("worker")
+    assert 2 <= rest.pop("kubenode") <= 3 and rest == {"kubenode-worker": 1}, rest
+    assert peak["kubenode"] <= 4 + 2 + 1, peak  # worker.concurrency + flusher + heartbeat (+1 while filling)
+    assert peak["kubenode-worker"] == 1 and peak.get("kubenode-slots", 0) <= 1 and peak.get("kubenode-readyz", 0) <= 1
+    assert "`worker.concurrency` + 2" in row and "`kubenode-worker:` 1" in row and "`kubenode-slots:`" in row
