@@ -29,7 +29,7 @@ class SimServer(ThreadingHTTPServer):
 class Simulator:
     def __init__(self, *, nodes=50, port=0, seed=0, latency_ms=0, fail_rate=0.0, conflict_rate=0.0,
                  grace_cap=1.0, activity=False, eviction_version="v1", admin_token=None, viewer_token=None,
-                 nobody_token=None, tls=False):
+                 nobody_token=None, tls=False, metrics=True):
         started = time.monotonic()
         self.store = Store()
         self.summary = generate(self.store, nodes=nodes, seed=seed)
@@ -39,7 +39,7 @@ class Simulator:
         self.controllers.start()
         self.tokens = Tokens(admin_token, viewer_token, nobody_token)
         self.faults = Faults(latency_ms, fail_rate, conflict_rate, seed)
-        handler = make_handler(self.api, self.tokens, self.faults, eviction_version)
+        handler = make_handler(self.api, self.tokens, self.faults, eviction_version, serve_metrics=metrics)
         self.httpd = SimServer(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
         self.cert_pem = None

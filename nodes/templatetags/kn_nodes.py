@@ -1,25 +1,43 @@
-"""Filters of the node pages, done in Python once per row (a 100-row page renders ~1,000 label chips)."""
-from html import escape
+"""Filters of the node pages. Cells are made in Python once per row (nodes.display), shared with live updates."""
+from urllib.parse import parse_qsl, urlencode
 
 from django import template
 from django.utils.safestring import mark_safe
+
+from nodes import display
+from nodes.kube import quantity
 
 register = template.Library()
 
 
 @register.filter
 def label_chips(labels: dict):
-    return mark_safe(" ".join(f'<span class="kn-chip">{escape(str(k))}={escape(str(v))}</span>'  # noqa: S308
-                              for k, v in (labels or {}).items()))
+    return mark_safe(display.label_chips(labels, shown=1000))  # noqa: S308 - escaped in display
+
+
+@register.filter
+def cells(node) -> dict:
+    """HTML of every column of a node table row."""
+    return display.safe_cells(node)
 
 
 @register.filter
 def age(seconds):
     """kubectl's short age: 45s, 12m, 5h, 3d, 2y."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    for size, unit in ((365 * 86400, "y"), (86400, "d"), (3600, "h"), (60, "m")):
-        if s >= size:
-            return f"{s // size}{unit}"
-    return f"{max(s, 0)}s"
+    return display.age_text(seconds)
+
+
+@register.filter
+def without(query: str, key: str) -> str:
+    """A query string without `key`."""
+    return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != key])
+
+
+@register.filter
+def cores(value):
+    return quantity.cores(value)
+
+
+@register.filter
+def bytes_iec(value):
+    return quantity.binary_bytes(value)
