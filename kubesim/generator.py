@@ -212,11 +212,11 @@ def generate(store: Store, nodes: int = 50, seed: int = 0) -> dict:
         ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
         events.record(store, events.node_event(name, "RegisteredNode", f"Node {name} event: Registered Node "
                                                f"{name} in Controller", events.NODE_CONTROLLER, when=born,
-                                               uid=g.uid().replace("-", "")))
+                                               uid=uuid.uuid5(uuid.NAMESPACE_DNS, f"registered.{name}").hex))
         if ready["status"] != "True":
             events.record(store, events.node_event(name, "NodeNotReady", f"Node {name} status is now: NodeNotReady",
                                                    events.NODE_CONTROLLER, when=ready["lastTransitionTime"],
-                                                   uid=g.uid().replace("-", "")))
+                                                   uid=uuid.uuid5(uuid.NAMESPACE_DNS, f"notready.{name}").hex))
 
     ip = [0]
 

@@ -209,7 +209,7 @@ class NodeList(list):
     """NodeInfo objects, and what the page says about where they came from: the pod counts of the whole cluster
     by node name (pod_counts) or why they are missing (pods_error); whether the cluster serves metrics.k8s.io
     (has_metrics) or why usage is missing (metrics_error); the list's resourceVersion; and, when a watch keeps
-    the nodes current, its state and version (live_state, live_version)."""
+    the nodes current, its version (live_version)."""
 
     pod_counts: dict[str, int] | None = None
     pod_load: dict[str, dict] | None = None
@@ -217,7 +217,6 @@ class NodeList(list):
     has_metrics: bool | None = None
     metrics_error: str = ""
     resource_version: str = ""
-    live_state: str = ""
     live_version: int = 0
     counts: dict | None = None
 
@@ -536,14 +535,17 @@ def _every_node(cluster) -> NodeList:
     mark = _mutation_mark()
     now = time.monotonic()
     with _cache_lock:
-        mutated = _marks.get(key, mark) != mark
+        previous = _marks.get(key, mark)
         _marks[key] = mark
     pods = _cached_pods(cluster, mark, now)
     live = watch.get(cluster)
     pool = ThreadPoolExecutor(max_workers=3)
     try:
         usage, usage_future = _usage_entry(cluster, now, pool)
-        if live is not None and live.fresh(mutated):
+        use_watch = live is not None and live.fresh()
+        if use_watch and previous != mark:
+            use_watch = _catch_up(cluster, live, previous, mark, pool)
+        if use_watch:
             version, base, rv = live.snapshot()
             base = NodeList(base)
             base.resource_version = rv
@@ -573,6 +575,7 @@ def _every_node(cluster) -> NodeList:
             live = watch.get(cluster)
             if live is not None and live.synced.is_set() and live.resource_version == listed.resource_version:
                 version = live.version  # the watch starts from this very list
+                source = ("watch", version)
         if usage_future is not None:
             usage = usage_future.result()
     finally:
@@ -584,6 +587,36 @@ def _every_node(cluster) -> NodeList:
                 if current is None or now - current[0] >= POD_CACHE_SECONDS or current[1] != mark:
                     _pod_cache[key] = (now, mark, pods)
     return _view(key, base, source, pods, pods_error, usage, live, version)
+
+
+CATCH_UP_NODES = 20
+
+
+def _catch_up(cluster, live, since, until, pool) -> bool:
+    """Read your own writes: the nodes that mutations recorded since the last read (AuditEntry ids in
+    (since, until]) touched are read again and handed to the watch, so a page read right after a change of ours
+    shows it even if its watch event is still on its way. False when there are too many (or the records are gone):
+    the caller lists every node instead."""
+    from .models import AuditEntry
+
+    if until is None or (since is not None and until < since):  # records were removed: nothing to go by
+        return False
+    names = list(AuditEntry.objects.filter(cluster_name=cluster.name, id__gt=since or 0, id__lte=until)
+                 .order_by().values_list("node", flat=True).distinct()[:CATCH_UP_NODES + 1])
+    if len(names) > CATCH_UP_NODES:
+        return False
+    if not names:
+        return True
+    kube = kube_client.for_cluster(cluster)
+
+    def read(name):
+        try:
+            return node_info(node_ops.get_node(kube, name))
+        except KubeError:
+            return None  # gone, or unreadable: the watch says what happened
+
+    live.merge([info for info in pool.map(read, names) if info is not None], "")
+    return True
 
 
 def with_known_load(cluster, info: NodeInfo) -> NodeInfo:
@@ -615,7 +648,7 @@ def _view(key, base, source, pods: PodLoad | None, pods_error: str, usage_entry,
     """The nodes as pages show them: copies of the base NodeInfos with pod counts, requests and usage; one per
     (nodes, pods, usage) combination, kept until one of them changes."""
     usage = usage_entry[1] if usage_entry else None
-    sources = (source, id(pods), id(usage_entry), live.state if live else "")
+    sources = (source, id(pods), id(usage_entry))
     with _cache_lock:
         hit = _views.get(key)
     if hit is not None and hit[0] == sources:
@@ -629,7 +662,6 @@ def _view(key, base, source, pods: PodLoad | None, pods_error: str, usage_entry,
         out.pod_counts, out.pod_load = pods.counts, pods.load
     out.has_metrics = None if usage_entry is None else usage_entry[1] is not None
     out.metrics_error = usage_entry[2] if usage_entry else ""
-    out.live_state = live.state if live else ""
     out.live_version = version
     out.counts = watch.status_counts(out)
     with _cache_lock:

@@ -56,7 +56,7 @@ def _summary(cluster) -> dict:
     cpu_req, mem_req = total("cpu_requests"), total("memory_requests")
     cpu_use, mem_use = total("cpu_usage"), total("memory_usage")
     return {
-        "cluster": cluster, "error": "", "counts": nodes.counts or {}, "live_state": nodes.live_state,
+        "cluster": cluster, "error": "", "counts": nodes.counts or {},
         "versions": Counter(n.kubelet_version or "?" for n in nodes).most_common(),
         "cpu": cpu, "memory": memory, "cpu_requests_pct": percent(cpu_req, cpu),
         "memory_requests_pct": percent(mem_req, memory), "cpu_usage_pct": percent(cpu_use, cpu),

@@ -79,6 +79,11 @@ def _task_id(value: str) -> str:
         return ""
 
 
+def _live_state(cluster) -> str:
+    w = watch.get(cluster)
+    return w.state if w is not None else ""
+
+
 def node_list(request, cluster):
     cluster = get_object_or_404(Cluster, name=cluster)
     g = request.GET
@@ -110,7 +115,7 @@ def node_list(request, cluster):
         "status_links": _status_links(g, every.counts), "columns_key": "cluster",
         "rows": [{"node": n, "cluster": cluster} for n in page],
         "page_sizes": PAGE_SIZES, "node_actions_templates": NODE_ACTIONS_TEMPLATES,
-        "live": {"cluster": cluster.name, "version": every.live_version, "state": every.live_state,
+        "live": {"cluster": cluster.name, "version": every.live_version, "state": _live_state(cluster),
                  "filter": {k: f[k] for k in ("q", "selector", "status", "role", "taint")}},
     }
     if g.get("partial") == "table":

@@ -31,9 +31,9 @@ log = logging.getLogger("kubenode.nodes.watch")
 
 LINGER_SECONDS = 120.0
 BATCH_SECONDS = 0.25
-FRESH_SECONDS = 5.0  # after a mutation of ours, a watch that heard nothing for this long is not trusted alone
 BACKOFF_MAX = 30.0
 REAP_SECONDS = 5.0
+STARTING_GRACE = 5.0
 NODES_PATH = "/api/v1/nodes"
 
 _watches: dict[tuple, ClusterWatch] = {}
@@ -82,7 +82,7 @@ class ClusterWatch:
         self.state = "starting"  # starting | live | reconnecting | stopped
         self.error = ""
         self.synced = threading.Event()
-        self.last_used = time.monotonic()
+        self.created_at = self.last_used = time.monotonic()
         self.last_activity = 0.0  # monotonic time of the last event or bookmark
         self.streams_opened = 0
         self.subscribers: dict[int, Callable[[Batch], None]] = {}
@@ -103,12 +103,13 @@ class ClusterWatch:
                 self._snapshot = (self.version, sorted(self.nodes.values(), key=lambda n: n.name))
             return self.version, self._snapshot[1], self.resource_version
 
-    def fresh(self, mutated: bool) -> bool:
-        """Whether page reads may rely on this watch alone: live and synced, and — when a mutation of ours was
-        recorded since the last look — heard from the server within FRESH_SECONDS."""
-        if self.state != "live" or not self.synced.is_set():
+    def fresh(self) -> bool:
+        """Whether page reads may rely on this watch: synced, and its stream open (or about to open: seeded with
+        a list just read, for STARTING_GRACE seconds)."""
+        if not self.synced.is_set():
             return False
-        return not mutated or time.monotonic() - self.last_activity <= FRESH_SECONDS
+        return self.state == "live" or (self.state == "starting" and
+                                        time.monotonic() - self.created_at < STARTING_GRACE)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
@@ -172,8 +173,9 @@ class ClusterWatch:
                 if name not in listed and _older(old.resource_version, resource_version):
                     del self.nodes[name]
                     self._dirty[name] = None
-            if self._dirty:
-                self.version += 1
+            if not self._dirty:
+                return
+            self.version += 1
         self._schedule()
 
     def _apply(self, event: dict) -> None:
@@ -220,6 +222,12 @@ class ClusterWatch:
             self._timer.daemon = True
             self._timer.start()
 
+    def _opened(self) -> None:
+        self.streams_opened += 1
+        with self.lock:
+            self.last_activity = time.monotonic()
+        self._set_state("live")
+
     def _flush(self) -> None:
         with self.lock:
             self._timer = None
@@ -254,12 +262,10 @@ class ClusterWatch:
                     if not self.resource_version:
                         items, rv = list_with_version(kube, NODES_PATH)
                         self._replace_all(items, rv)
-                    stream = WatchStream(kube, NODES_PATH, self.resource_version)
+                    stream = WatchStream(kube, NODES_PATH, self.resource_version, on_open=self._opened)
                     self._stream = stream
                     if self._stop.is_set():
                         break
-                    self.streams_opened += 1
-                    self._set_state("live")
                     for event in stream:
                         self._apply(event)
                         backoff = 0.5

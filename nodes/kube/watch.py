@@ -20,12 +20,13 @@ class WatchStream:
     """One watch request. Iterate it for event dicts ({"type", "object"}); stop() ends it from another thread."""
 
     def __init__(self, kube: Kube, path: str, resource_version: str, *, label_selector: str = "",
-                 timeout_seconds: int = SERVER_TIMEOUT):
+                 timeout_seconds: int = SERVER_TIMEOUT, on_open=None):
         self.kube = kube
         self.path = path
         self.query = {"watch": "true", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
                       "timeoutSeconds": str(timeout_seconds), "labelSelector": label_selector}
         self._response = None
+        self._on_open = on_open  # called once the server has answered 200 (the stream is open)
         self._stopped = threading.Event()
         self._lock = threading.Lock()
 
@@ -62,6 +63,8 @@ class WatchStream:
             self._response = response
         if self._stopped.is_set():
             self.stop()
+        elif self._on_open is not None:
+            self._on_open()
         pending = b""
         try:
             for chunk in response.response.stream(amt=None, decode_content=True):
