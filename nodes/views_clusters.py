@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
@@ -27,7 +25,6 @@ from .kube.quantity import percent
 from .models import Cluster
 
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "kubenode" / "favicon.ico"
-READ_WORKERS = 4
 PENDING_KEY = "kubenode.pending_kubeconfig"
 
 
@@ -40,13 +37,11 @@ def favicon(request):
 # ---- Overview ------------------------------------------------------------------------------------------------
 
 def _summary(cluster) -> dict:
-    """What the overview says about one cluster (read in a pool thread: its database connection is closed)."""
+    """What the overview says about one cluster."""
     try:
         nodes = selectors.cached_nodes(cluster)
     except KubeError as exc:
         return {"cluster": cluster, "error": str(exc)}
-    finally:
-        connection.close()
 
     def total(attr):
         values = [getattr(n, attr) for n in nodes if getattr(n, attr) is not None]
@@ -68,10 +63,7 @@ def _summary(cluster) -> dict:
 
 
 def overview(request):
-    clusters = list(Cluster.objects.order_by("name"))
-    close_old_connections()
-    with ThreadPoolExecutor(max_workers=max(1, min(READ_WORKERS, len(clusters)))) as pool:
-        summaries = list(pool.map(_summary, clusters))
+    summaries = [_summary(c) for c in Cluster.objects.order_by("name")]
     running = ProgressTask.objects.filter(status__in=("pending", "running")).order_by("-created_at")
     if not access.sees_every_task(request.user):
         running = running.filter(user=request.user)
@@ -186,7 +178,7 @@ def cluster_check(request, cluster):
     access.require_manage_clusters(request.user)
     cluster = get_object_or_404(Cluster, name=cluster)
     result = services.check_cluster(cluster)
-    (messages.success if result.ok else messages.error)(request, f"{cluster.name}: {result.message}.")
+    (messages.success if result.ok else messages.error)(request, f"Cluster {cluster.name}: {result.message}.")
     return redirect(request.POST.get("next") or "nodes:cluster_list")
 
 
