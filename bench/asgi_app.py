@@ -1,7 +1,8 @@
 """kubenode's ASGI application plus one bench-only HTTP path, so a real replica can be told to commit a step.
 
-``/__bench/batch?cluster=C&action=A&params=JSON[&submit=0]`` starts a real batch on every node through the runner
-of this replica (``submit=0``: created only, ``/__bench/submit?task=ID`` starts it, so a client can watch first);
+``/__bench/batch?cluster=C&action=A&params=JSON[&submit=0]`` queues a real batch on every node for the workers (a
+benchmark starts them with ``stack.worker``; ``submit=0``: recorded only, ``/__bench/submit?task=ID`` queues it, so a
+client can watch first);
 ``/__bench/rings?task=ID`` lists when this process rang the doorbell for the task (one per flush);
 ``/__bench/task?total=N`` creates a running task for the bench user; ``/__bench/step?task=ID&node=NAME[&final=1]``
 commits one step through kubenode's own writer (rows, counters and the doorbell of the configured notifier, in one
@@ -69,10 +70,11 @@ def _count_rings() -> None:
 
 
 def _submit(task_id: str) -> dict:
-    from progress.runner import get_runner
+    from progress import services
+    from progress.models import ProgressTask
 
     _count_rings()
-    get_runner().submit(task_id)
+    services.queue_task(ProgressTask.objects.get(pk=task_id))
     return {"task": task_id}
 
 
@@ -80,14 +82,14 @@ def _batch(cluster: str, action: str, params: str, submit: bool = True) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
+    from nodes import batches
     from nodes.models import Cluster
-    from progress import services
 
     _count_rings()
     user = get_user_model().objects.get(username=os.environ.get("BENCH_USER", "bench"))
     with transaction.atomic():
-        task = services.create_task(user, Cluster.objects.get(name=cluster), action, json.loads(params),
-                                    all_nodes=True, submit=submit)
+        task = batches.start_batch(user, Cluster.objects.get(name=cluster), action, json.loads(params),
+                                   all_nodes=True, queued=submit)
     return {"task": str(task.pk), "total": task.total}
 
 

@@ -1,8 +1,9 @@
-"""Coalescing and loss: a 5,000-node label batch run by a replica's runner, watched by a WebSocket client.
+"""Coalescing and loss: a 5,000-node label batch run by a worker process, watched by a WebSocket client on a web
+process.
 
-Doorbells are counted where they are rung (one per flush transaction, see bench/asgi_app.py), and on PostgreSQL
-with a LISTEN counter when the postgres notifier is configured. Target: at most one per task per 50 ms (the final
-message is flushed at once and is not counted against it) and every message row reaches the client exactly once.
+Doorbells are counted as they arrive on a LISTEN connection of the benchmark (one NOTIFY per flush transaction of
+the worker). Target: at most one per task per 50 ms (the final message is flushed at once and is not counted against
+it) and every message row reaches the client exactly once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import time
 from urllib.parse import quote
 
-from bench.common import ROOT
 from bench.kube import start_sim
 from bench.kubenode import import_cluster
 from bench.stack import kubenode_stack
@@ -32,10 +32,51 @@ def max_in_window(times: list[float], window: float = WINDOW_S) -> int:
     return best
 
 
+class RingCounter:
+    """LISTEN on the doorbell channel in a thread; the arrival time of every doorbell, per task."""
+
+    def __init__(self, dbname: str):
+        import threading
+
+        self.dbname = dbname
+        self.rings: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        import psycopg
+
+        from bench.common import pg_conninfo
+        from progress.notify.base import PG_CHANNEL
+
+        with psycopg.connect(**pg_conninfo(self.dbname)) as conn:
+            conn.execute(f'LISTEN "{PG_CHANNEL}"')
+            self._ready.set()
+            while not self._stop.is_set():
+                for notify in conn.notifies(timeout=0.5):
+                    try:
+                        task = json.loads(notify.payload).get("t")
+                    except ValueError:
+                        continue
+                    if task:
+                        self.rings.setdefault(str(task), []).append(time.time())
+
+
 async def _watch_batch(stack, replica, nodes: int) -> dict:
     watcher = Watcher(replica.ws_url, stack.cookie, replica.http_url)
     watcher.keep_frames = False
     await watcher.connect()
+    counter = RingCounter(stack.dbname).__enter__()
     try:
         params = quote(json.dumps({"set": {"bench-coalesce": "yes"}, "remove": []}))
         started = await ahttp_json(f"{replica.http_url}/__bench/batch?cluster=bench&action=label&params={params}")
@@ -64,19 +105,21 @@ async def _watch_batch(stack, replica, nodes: int) -> dict:
             pass
         await asyncio.sleep(0.5)
         received = sum(1 for (t, _seq) in watcher.arrivals if t == task)
-        rings = (await ahttp_json(f"{replica.http_url}/__bench/rings?task={task}"))["rings"]
+        rings = counter.rings.get(task, [])
         return {"task": task, "status": status, "sent": last_seq, "received": received,
                 "duplicates": watcher.duplicates, "rings": rings, "run_s": float(run_s or 0)}
     finally:
+        counter.__exit__(None, None, None)
         await watcher.close()
 
 
 def run(quick: bool = False) -> dict:
     nodes = 300 if quick else 5000
-    backend = "postgres" if (ROOT / "progress/notify/postgres.py").exists() else "memory"
+    backend = "postgres"
     with start_sim(nodes) as sim, kubenode_stack("coalescing") as stack:
         import_cluster(stack, sim, "bench")
         replica = stack.replica("coalescing", backend)
+        stack.worker("coalescing-worker", backend)
         r = asyncio.run(_watch_batch(stack, replica, nodes))
     rings = r["rings"]
     body = rings[:-1] if r["status"] in ("succeeded", "failed") else rings  # the final flush is immediate

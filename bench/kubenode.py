@@ -21,49 +21,69 @@ def import_cluster(stack: Stack, sim, name: str) -> None:
 BATCH_SCRIPT = """
 import json, sys
 from django.contrib.auth import get_user_model
+from nodes import batches
 from nodes.models import Cluster
 from progress import services
-from progress.runner import get_runner
+from progress.worker import Worker
 spec = json.loads(sys.stdin.read())
 user = get_user_model().objects.get(username=spec["user"])
 cluster = Cluster.objects.get(name=spec["cluster"])
-task = services.create_task(user, cluster, spec["action"], spec["params"], names=spec["names"] or None,
-                            all_nodes=not spec["names"], concurrency=spec["concurrency"], submit=False)
-runner = get_runner()
-runner.submit(task.pk)
-finished = runner.wait(task.pk, spec["timeout"])
-runner.shutdown(5)
-print("TASK", task.pk, finished)
+inline = not spec["workers"]
+task = batches.start_batch(user, cluster, spec["action"], spec["params"], names=spec["names"] or None,
+                           all_nodes=not spec["names"], concurrency=spec["concurrency"], queued=not inline)
+print("TASK", task.pk, flush=True)
+if inline:
+    worker = Worker(name="bench-inline", only_tasks=[task.pk], role="command",
+                    concurrency=spec["worker_concurrency"] or None)
+    services.queue_task(task)
+    worker.run_until_idle(5)
 """
 
 
 def run_batch(stack: Stack, cluster: str, action: str, params: dict, *, notify_type: str = "memory",
-              concurrency: int = 0, names: list[str] | None = None, timeout: float = 1800) -> dict:
-    """Run one batch through kubenode's runner (as node_batch does, with the full parameters).
+              concurrency: int = 0, names: list[str] | None = None, timeout: float = 1800, workers: int = 0,
+              worker_concurrency: int = 0) -> dict:
+    """Run one batch through kubenode's worker code.
 
-    Returns seconds (task run: started_at → finished_at), wall seconds of the process, concurrency and counts.
+    workers=0: in the process that creates it (as node_batch does on the embedded default); workers=N: N
+    ``progress_worker`` processes (``stack.worker``) run it, as in production; they are stopped afterwards.
+    Returns seconds (task run: started_at → finished_at), wall seconds, concurrency and counts.
     """
-    require_paths("progress/runner.py", "progress/services.py", "nodes/services.py")
+    require_paths("progress/worker.py", "progress/services.py", "nodes/batches.py")
+    started = [stack.worker(f"bench-worker-{i + 1}", concurrency=worker_concurrency or None)
+               for i in range(workers)]
     spec = {"user": BENCH_USER, "cluster": cluster, "action": action, "params": params, "names": names or [],
-            "concurrency": concurrency, "timeout": timeout}
+            "concurrency": concurrency, "workers": workers, "worker_concurrency": worker_concurrency}
     start = time.perf_counter()
     try:
-        out = manage(stack.env(notify_type), "shell", "-c", BATCH_SCRIPT, stdin=json.dumps(spec),
-                     timeout=timeout + 60)
+        out = manage(stack.env("postgres" if workers else notify_type), "shell", "-c", BATCH_SCRIPT,
+                     stdin=json.dumps(spec), timeout=timeout + 60)
     except RuntimeError as exc:
         raise Unavailable(f"batch: {exc}") from None
-    wall = time.perf_counter() - start
     line = next((x for x in out.splitlines() if x.startswith("TASK ")), None)
     if line is None:
         raise Unavailable(f"batch printed no task: {out[-300:]}")
     task_id = line.split()[1]
     import psycopg
 
-    with psycopg.connect(**pg_conninfo(stack.dbname)) as conn:
-        row = conn.execute("SELECT extract(epoch FROM finished_at - started_at), concurrency, total, succeeded, "
-                           "failed, status FROM progress_progresstask WHERE id = %s", (task_id,)).fetchone()
-        errors = [r[0] for r in conn.execute(
-            "SELECT error FROM progress_progressmessage WHERE task_id = %s AND error <> '' LIMIT 3", (task_id,))]
+    try:
+        with psycopg.connect(**pg_conninfo(stack.dbname)) as conn:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                status = conn.execute("SELECT status FROM progress_progresstask WHERE id = %s",
+                                      (task_id,)).fetchone()[0]
+                if status not in ("pending", "running"):
+                    break
+                time.sleep(0.2)
+            wall = time.perf_counter() - start
+            row = conn.execute("SELECT extract(epoch FROM finished_at - started_at), concurrency, total, succeeded, "
+                               "failed, status FROM progress_progresstask WHERE id = %s", (task_id,)).fetchone()
+            errors = [r[0] for r in conn.execute(
+                "SELECT error FROM progress_progressmessage WHERE task_id = %s AND error <> '' LIMIT 3", (task_id,))]
+    finally:
+        for worker in started:
+            worker.stop()
+            stack.workers.remove(worker)
     seconds, conc, total, ok, failed, status = row
     if seconds is None:
         raise Unavailable(f"batch did not finish (status {status})")

@@ -1,6 +1,9 @@
-"""A kubenode stack for the benchmarks: a migrated throw-away database, a user with a session, real daphne replicas.
+"""A kubenode stack for the benchmarks: a migrated throw-away database, a user with a session, real daphne replicas
+and worker processes.
 
-Replicas are started the way tests/fixtures/daphne.py starts them (``python -m daphne … kubenode.asgi:application``).
+Replicas are started the way tests/fixtures/daphne.py starts them (``python -m daphne … kubenode.asgi:application``);
+workers as production starts them (``python manage.py progress_worker``), each with its health port, ready once it
+listens. On PostgreSQL a web process never runs batches: a benchmark that starts one needs ``stack.worker(...)``.
 """
 
 from __future__ import annotations
@@ -89,12 +92,37 @@ class Replica:
 
 
 @dataclass
+class WorkerProcess:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
 class Stack:
     dbname: str
     workdir: Path
     session_key: str = ""
     user_id: int = 0
     replicas: list[Replica] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
 
     def env(self, notify_type: str = "postgres", **extra: str) -> dict:
         return db_env(self.dbname, notify_type, **extra)
@@ -120,6 +148,33 @@ class Stack:
         for replica in self.replicas:
             replica.stop()
         self.replicas.clear()
+        self.stop_workers()
+
+    def worker(self, name: str, notify_type: str = "postgres", concurrency: int | None = None,
+               **extra: str) -> WorkerProcess:
+        """Start ``manage.py progress_worker`` on the stack's database; returns once its health port listens."""
+        port = free_port()
+        env = {**os.environ, **self.env(notify_type, KUBENODE_REPLICA_ID=name, WORKER_HEALTH_PORT=str(port),
+                                         **extra)}
+        env.pop("KUBENODE_CONFIG", None)
+        argv = [sys.executable, "manage.py", "progress_worker"]
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
+        log_path = self.workdir / f"{name}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(name, port, process, log_path)
+        self.workers.append(worker)
+        try:
+            wait_for_port(port, process, timeout=60)
+        except Unavailable as exc:
+            raise Unavailable(f"progress_worker {name}: {exc}: {worker.log()[-400:]}") from None
+        return worker
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
 
     @property
     def cookie(self) -> str:

@@ -18,6 +18,8 @@ application = ProtocolTypeRouter({
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
 
+from progress.embedded import start_when_serving as start_worker_when_serving  # noqa: E402
 from progress.notify import start_listener_when_serving  # noqa: E402
 
 start_listener_when_serving()
+start_worker_when_serving()  # logs the mode; on SQLite (embedded default) this process runs the batches too

@@ -75,6 +75,19 @@ def _port(raw: Any) -> int:
     return port
 
 
+def _port_or_zero(raw: Any) -> int:
+    if _int_or_none(raw) == 0:
+        return 0
+    return _port(raw)
+
+
+def _int_or_none(raw: Any) -> int | None:
+    try:
+        return _int(raw)
+    except ValueError:
+        return None
+
+
 def _positive_int(raw: Any) -> int:
     value = _int(raw)
     if value < 1:
@@ -215,14 +228,10 @@ KEYS: tuple[Key, ...] = (
     Key("progress.redis.sentinel_master_name", _str, "mymaster", ("PROGRESS_REDIS_SENTINEL_MASTER_NAME",),
         doc="Sentinel master name"),
     # batch.*
-    Key("batch.workers", _positive_int, 32, ("BATCH_WORKERS",),
-        doc="node operations running at once in this process, all clusters together"),
     Key("batch.concurrency", _positive_int, 20, ("BATCH_CONCURRENCY",),
-        doc="per-cluster limit for label, taint, cordon and uncordon"),
+        doc="per-cluster limit for label, taint, cordon and uncordon, across every worker"),
     Key("batch.drain_concurrency", _positive_int, 5, ("BATCH_DRAIN_CONCURRENCY",),
-        doc="per-cluster limit for drain"),
-    Key("batch.heartbeat_timeout", _duration_seconds, 30.0, ("BATCH_HEARTBEAT_TIMEOUT",),
-        doc="seconds without a heartbeat before a task is interrupted"),
+        doc="per-cluster limit for drain, across every worker"),
     # server.*
     Key("server.secret_key", _str, "", ("SECRET_KEY", "KUBENODE_SECRET_KEY"), secret=True,
         doc="Django secret; also derives the kubeconfig encryption key. Required unless debug"),
@@ -235,10 +244,21 @@ KEYS: tuple[Key, ...] = (
     Key("server.data_dir", _str, str(BASE_DIR / "var"), ("KUBENODE_DATA_DIR",),
         doc="directory for the SQLite database and local state"),
     Key("server.shutdown_grace", _duration_seconds, 25.0, ("SHUTDOWN_GRACE",),
-        doc="seconds running node operations get to finish on SIGTERM"),
+        doc="seconds a web process gets to stop on SIGTERM (on SQLite, where it runs the batches itself, its "
+            "node operations get this long; the rest stays queued for the next start)"),
     Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",),
         doc="DEBUG also logs every delivery hop (doorbell sent, received, forwarded)"),
     Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
+    # worker.* (python manage.py progress_worker; on SQLite the worker loop runs inside the web process)
+    Key("worker.concurrency", _positive_int, 32, ("WORKER_CONCURRENCY", "BATCH_WORKERS"),
+        doc="node operations one worker process runs at once, all tasks together (--concurrency overrides)"),
+    Key("worker.shutdown_grace", _duration_seconds, 330.0, ("WORKER_SHUTDOWN_GRACE",),
+        doc="seconds a worker's node operations get to finish on SIGTERM before the rest is handed back "
+            "(keep terminationGracePeriodSeconds above it)"),
+    Key("worker.lease", _duration_seconds, 30.0, ("WORKER_LEASE", "BATCH_HEARTBEAT_TIMEOUT"),
+        doc="seconds without a heartbeat after which a worker counts as dead and its work is taken over"),
+    Key("worker.health_port", _port_or_zero, 8001, ("WORKER_HEALTH_PORT",),
+        doc="port of the worker's /healthz, /readyz and /metrics (0: none)"),
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}

@@ -12,9 +12,9 @@ class ReplicaFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "replica"):
-            from django.conf import settings
+            from kubenode import runtime
 
-            record.replica = getattr(settings, "REPLICA_ID", "-")
+            record.replica = runtime.replica_id()
         return True
 
 

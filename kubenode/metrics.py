@@ -1,6 +1,7 @@
 """Every Prometheus metric of kubenode, declared in one place, with small helpers to call.
 
-Each daphne process serves its own metrics at /metrics; a StatefulSet is scraped per pod.
+Each daphne process serves its own metrics at /metrics (delivery, listener); each worker process serves its own on
+its health port (tasks, node operations, Kubernetes API errors, flushes). Every pod is scraped on its own.
 The view needs no login (Prometheus scrapes without a session) and exposes counts only,
 never names of users, nodes or secrets.
 """
@@ -21,9 +22,20 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 TASKS = Counter("kubenode_tasks_total", "Batches that reached a status.", ["status"])
-TASKS_RUNNING = Gauge("kubenode_tasks_running", "Batches running in this process.")
+TASKS_RUNNING = Gauge("kubenode_tasks_running", "Batches this worker process is running nodes of.")
 NODES_PROCESSED = Counter("kubenode_nodes_processed_total", "Node operations finished.", ["action", "outcome"])
 KUBE_API_ERRORS = Counter("kubenode_kube_api_errors_total", "Kubernetes API errors by HTTP status.", ["code"])
+FLUSH_FAILURES = Counter("kubenode_flush_failures_total",
+                         "Result flushes whose transaction failed (the results stay queued and are retried).")
+WORKER_IN_FLIGHT = Gauge("kubenode_worker_node_operations_in_flight", "Node operations running in this worker.")
+WORKER_WAKEUPS = Counter("kubenode_worker_wakeups_total",
+                         "Times a worker looked for queued work, by what woke it (doorbell, poll, local).",
+                         ["source"])
+WORKER_CLAIMS = Counter("kubenode_worker_claimed_targets_total", "Targets (nodes) this worker claimed.")
+WORKER_HANDED_BACK = Counter("kubenode_worker_handed_back_targets_total",
+                             "Claimed targets this worker gave back unfinished (shutdown, cancel).")
+WORKER_TAKEOVERS = Counter("kubenode_worker_takeovers_total",
+                           "Targets of dead workers (lease expired) put back in the queue by this worker.")
 DELIVERY_BACKLOG = Gauge("kubenode_delivery_backlog",
                          "Messages queued in this process's channel layer, not yet taken by a WebSocket consumer.")
 
@@ -88,6 +100,30 @@ def kube_api_error(code) -> None:
 
 def set_tasks_running(count: int) -> None:
     TASKS_RUNNING.set(count)
+
+
+def flush_failed() -> None:
+    FLUSH_FAILURES.inc()
+
+
+def set_worker_in_flight(count: int) -> None:
+    WORKER_IN_FLIGHT.set(count)
+
+
+def worker_woken(source: str) -> None:
+    WORKER_WAKEUPS.labels(source=source).inc()
+
+
+def targets_claimed(count: int) -> None:
+    WORKER_CLAIMS.inc(count)
+
+
+def targets_handed_back(count: int) -> None:
+    WORKER_HANDED_BACK.inc(count)
+
+
+def targets_taken_over(count: int) -> None:
+    WORKER_TAKEOVERS.inc(count)
 
 
 @never_cache

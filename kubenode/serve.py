@@ -4,16 +4,17 @@
 
 The same daphne server as the ``daphne`` command, plus what a pod needs:
 
-- a start-up banner of the effective configuration (secrets shown only as set / not set);
-- a graceful SIGTERM (and SIGINT): this replica at once reports not ready (``/readyz`` 503) and
-  refuses new batches with a clear message; running node operations get ``server.shutdown_grace``
-  seconds (``SHUTDOWN_GRACE``) to finish; tasks still unfinished at the deadline are marked
-  ``interrupted`` with every per-node result kept; the notifier and its listener are closed; the
-  process exits 0.
+- a start-up banner of the effective configuration (secrets shown only as set / not set) and of the mode: on
+  PostgreSQL a web process never runs batches (``progress_worker`` does); on SQLite (the embedded default) this
+  process runs them too, with its own worker threads;
+- a graceful SIGTERM (and SIGINT): this replica at once reports not ready (``/readyz`` 503) and refuses new
+  batches with a clear message; in the embedded mode its node operations get ``server.shutdown_grace`` seconds
+  (``SHUTDOWN_GRACE``) to finish and what is left stays queued for the next start; the notifier and its listener
+  are closed; the process exits 0.
 
-Twisted (daphne's reactor) catches SIGTERM and stops the reactor; a "before shutdown" trigger
-returns a Deferred that fires when :func:`graceful_shutdown` (run in a thread) is done, so the
-reactor keeps serving — probes answer 503, submissions are refused — until then.
+Twisted (daphne's reactor) catches SIGTERM and stops the reactor; a "before shutdown" trigger returns a Deferred
+that fires when :func:`graceful_shutdown` (run in a thread) is done, so the reactor keeps serving — probes answer
+503, submissions are refused — until then.
 """
 
 from __future__ import annotations
@@ -25,53 +26,37 @@ import sys
 import threading
 import time
 
+from kubenode import runtime
+
 log = logging.getLogger("kubenode.serve")
 
-SHUTTING_DOWN_MESSAGE = ("this replica is shutting down and accepts no new batches; "
-                         "submit the batch again (another replica takes it)")
-
-_shutting_down = threading.Event()
 _shutdown_lock = threading.Lock()
 _shutdown_done = threading.Event()
 
 
-def shutting_down() -> bool:
-    """True once this process began its graceful shutdown."""
-    return _shutting_down.is_set()
-
-
-def refuse_if_shutting_down() -> None:
-    """Raise a ValidationError with a clear message when this process no longer accepts batches."""
-    if _shutting_down.is_set():
-        from django.core.exceptions import ValidationError
-
-        raise ValidationError(SHUTTING_DOWN_MESSAGE, code="shutting_down")
-
-
 def graceful_shutdown(grace_seconds: float | None = None) -> None:
-    """Stop accepting batches, let running node operations finish until the deadline, interrupt the rest,
-    close the notifier. Safe to call more than once (the second call waits for the first)."""
+    """Not ready, no new batches; stop this process's worker threads (embedded mode) within the grace; close the
+    notifier. Safe to call more than once (the second call waits for the first)."""
     from django.conf import settings
     from django.db import close_old_connections
+
+    from progress import embedded
 
     with _shutdown_lock:
         if _shutdown_done.is_set():
             return
-        _shutting_down.set()
-        grace = float(settings.KUBENODE["SHUTDOWN_GRACE_S"] if grace_seconds is None else grace_seconds)
+        runtime.begin_shutdown()
+        grace = float(settings.CONFIG["server.shutdown_grace"] if grace_seconds is None else grace_seconds)
         started = time.monotonic()
-        from progress.runner import peek_runner
-
-        runner = peek_runner()
-        running = runner.running() if runner is not None else []
-        log.info("shutdown: not ready, no new batches; %s running task(s) get %.1fs to finish their node operations",
-                 len(running), grace, extra={"event": "shutdown_started", "running_tasks": len(running),
-                                             "grace_seconds": grace})
-        if runner is not None:
-            try:
-                runner.shutdown(grace)
-            except Exception:  # noqa: BLE001 - the notifier must still be closed
-                log.exception("shutdown: the batch runner did not stop cleanly")
+        worker = embedded.running()
+        in_flight = worker.in_flight if worker is not None else 0
+        log.info("shutdown: not ready, no new batches; %s node operation(s) in flight get %.1fs to finish",
+                 in_flight, grace, extra={"event": "shutdown_started", "in_flight": in_flight,
+                                          "grace_seconds": grace})
+        try:
+            embedded.stop(grace)
+        except Exception:  # noqa: BLE001 - the notifier must still be closed
+            log.exception("shutdown: the worker threads did not stop cleanly")
         _close_notifier()
         close_old_connections()
         _shutdown_done.set()
@@ -171,8 +156,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    # Run main() of the imported module, not of __main__: the views and services import kubenode.serve, and
-    # the shutdown flag they read must be the one main() sets (python -m would otherwise make two copies).
-    from kubenode import serve as _serve
-
-    sys.exit(_serve.main())
+    sys.exit(main())

@@ -43,7 +43,6 @@ def _debug_secret_key() -> str:
 SECRET_KEY = CONFIG["server.secret_key"] or _debug_secret_key()
 ALLOWED_HOSTS = CONFIG["server.allowed_hosts"]
 CSRF_TRUSTED_ORIGINS = CONFIG["server.csrf_trusted_origins"]
-REPLICA_ID = CONFIG.replica_id
 
 INSTALLED_APPS = [
     "daphne",
@@ -184,18 +183,6 @@ LOGGING = {
         "asyncio": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },
-}
-
-# kubenode's own knobs, read by the apps (always from CONFIG, never from os.environ).
-KUBENODE = {
-    "NOTIFY_TYPE": CONFIG.notify_type,
-    "POLL_INTERVAL_MS": CONFIG["progress.poll_interval"],
-    "SAFETY_POLL_INTERVAL_MS": CONFIG["progress.safety_poll_interval"],
-    "BATCH_WORKERS": CONFIG["batch.workers"],
-    "BATCH_CONCURRENCY": CONFIG["batch.concurrency"],
-    "BATCH_DRAIN_CONCURRENCY": CONFIG["batch.drain_concurrency"],
-    "HEARTBEAT_TIMEOUT_S": CONFIG["batch.heartbeat_timeout"],
-    "SHUTDOWN_GRACE_S": CONFIG["server.shutdown_grace"],
 }
 
 # A batch posts one field per selected node: allow the largest selection we support (5,000 nodes) and then some.

@@ -5,7 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from kubenode import serve
+from kubenode import runtime
 
 
 @never_cache
@@ -53,7 +53,7 @@ def readyz(request):
     The notifier's status is included as "notifier"; a notifier that fell back to polling makes the
     replica "degraded", not unready: batches and pages still work, progress arrives by polling.
     """
-    if serve.shutting_down():
+    if runtime.shutting_down():
         return JsonResponse({"status": "shutting down", "checks": {}}, status=503)
     database = _database()
     notifier = _notifier()

@@ -40,6 +40,47 @@ class Faults:
             return self.random.random() < rate
 
 
+class InFlight:
+    """Requests being answered right now and the most answered at once (all, and writes alone), counted from the
+    moment a request is read until its answer is sent, the --latency-ms delay included. Served at /__sim/stats
+    (POST /__sim/stats/reset starts a new count): tests check that a batch reached its concurrency and never went
+    beyond the per-cluster limit."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.now = self.most = self.total = 0
+            self.writes_now = self.writes_most = self.writes_total = 0
+
+    def enter(self, write: bool):
+        with self.lock:
+            self.now += 1
+            self.total += 1
+            self.most = max(self.most, self.now)
+            if write:
+                self.writes_now += 1
+                self.writes_total += 1
+                self.writes_most = max(self.writes_most, self.writes_now)
+
+    def leave(self, write: bool):
+        with self.lock:
+            self.now -= 1
+            if write:
+                self.writes_now -= 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"in_flight": self.now, "max_in_flight": self.most, "requests": self.total,
+                    "writes_in_flight": self.writes_now, "max_writes_in_flight": self.writes_most,
+                    "writes": self.writes_total}
+
+
+STATS_PATH = "/__sim/stats"
+
+
 class Route:
     """A parsed resource path: /api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]] or /apis/G/V/..."""
 
@@ -80,6 +121,7 @@ class SimHandler(BaseHTTPRequestHandler):
     api: Api = None
     tokens: Tokens = None
     faults: Faults = None
+    in_flight: InFlight = None
     eviction_version = "v1"
     serve_metrics = True  # metrics.k8s.io, as metrics-server adds it
 
@@ -118,6 +160,18 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _handle(self):
         self._raw_body = self._read_raw_body()
+        if self.path.startswith(STATS_PATH):
+            if self.command == "POST" and self.path == f"{STATS_PATH}/reset":
+                self.in_flight.reset()
+            return self._send(200, self.in_flight.snapshot())
+        write = self.command in WRITE_METHODS
+        self.in_flight.enter(write)
+        try:
+            self._answer()
+        finally:
+            self.in_flight.leave(write)
+
+    def _answer(self):
         try:
             if self.faults.latency:
                 time.sleep(self.faults.latency)
@@ -295,8 +349,10 @@ class SimHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def make_handler(api: Api, tokens: Tokens, faults: Faults, eviction_version: str = "v1", serve_metrics: bool = True):
+def make_handler(api: Api, tokens: Tokens, faults: Faults, eviction_version: str = "v1",
+                 in_flight: InFlight | None = None, serve_metrics: bool = True):
     return type("BoundSimHandler", (SimHandler,), {"api": api, "tokens": tokens, "faults": faults,
                                                   "eviction_version": eviction_version,
+                                                  "in_flight": in_flight or InFlight(),
                                                   "serve_metrics": serve_metrics})
 

@@ -13,7 +13,7 @@ from .api import Api
 from .auth import Tokens
 from .controllers import Controllers
 from .generator import generate
-from .handler import Faults, make_handler
+from .handler import Faults, InFlight, make_handler
 from .store import Store
 
 log = logging.getLogger("kubenode.sim")
@@ -39,7 +39,9 @@ class Simulator:
         self.controllers.start()
         self.tokens = Tokens(admin_token, viewer_token, nobody_token)
         self.faults = Faults(latency_ms, fail_rate, conflict_rate, seed)
-        handler = make_handler(self.api, self.tokens, self.faults, eviction_version, serve_metrics=metrics)
+        self.in_flight = InFlight()
+        handler = make_handler(self.api, self.tokens, self.faults, eviction_version, self.in_flight,
+                               serve_metrics=metrics)
         self.httpd = SimServer(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
         self.cert_pem = None

@@ -1,19 +1,54 @@
-"""Batches of node operations: the one entry point the pages, the command line and the API use.
+"""Batches of node operations: the one entry point the pages, the command line, the admin and the API use.
 
-`start_batch` validates the action and its parameters, checks the acting user's right, resolves the targets and
-queues the task; `retry_batch` queues the failed and/or unfinished nodes of a finished task again, as the acting
-user; `cancel_batch` asks a task to stop.
+`start_batch` checks the acting user's right, validates the action and its parameters, resolves the targets and
+queues the task (progress, the generic task engine, runs it in a worker); `retry_batch` queues the failed and/or
+unfinished nodes of a finished task again, run as the acting user (`retry_of` links them); `cancel_batch` asks a
+task to stop. `register_operations` (from the app's ready()) tells the engine how to run node operations.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from kubenode import access, runtime
+from progress import operations
 from progress import services as progress_services
+
+from . import selectors, services
+from .models import Cluster
+from .selectors import invalidate_nodes
+from .validation import ACTIONS
+
+
+def concurrency_limit(action: str) -> int:
+    """Node operations of this kind that may run at once on one cluster, across every worker."""
+    key = "batch.drain_concurrency" if action == "drain" else "batch.concurrency"
+    return max(1, int(settings.CONFIG[key]))
 
 
 def start_batch(user, cluster, action: str, params: dict | None = None, *, names: list[str] | None = None,
-                selector: str | None = None, all_nodes: bool = False, concurrency: int = 0, submit: bool = True):
-    return progress_services.create_task(user, cluster, action, params, names=names, selector=selector,
-                                         all_nodes=all_nodes, concurrency=concurrency, submit=submit)
+                selector: str | None = None, all_nodes: bool = False, concurrency: int = 0, queued: bool = True):
+    """Validate, resolve the targets and queue the batch; returns the ProgressTask. ValidationError with a clear
+    message (nothing recorded) for bad input; PermissionDenied when the user may not run the action."""
+    runtime.refuse_if_shutting_down()
+    if action not in ACTIONS:
+        raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    access.require_run(user, action)
+    chosen = sum([bool(names), bool(selector), bool(all_nodes)])
+    if chosen != 1:
+        raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
+    if concurrency < 0:
+        raise ValidationError("concurrency must be positive")
+    normalized = services.validate_action(action, dict(params or {}))
+    if names:
+        names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    targets = selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
+                                        all_nodes=all_nodes)
+    return progress_services.create_task(user, action, cluster.name, normalized, targets,
+                                         selector=selector or ("(all nodes)" if all_nodes else ""),
+                                         concurrency=concurrency, queued=queued)
 
 
 def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
@@ -22,3 +57,45 @@ def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
 
 def cancel_batch(task, user=None):
     return progress_services.cancel_task(task, user)
+
+
+# --- the engine's view of node operations -------------------------------------------------------------------------
+
+def _prepare(action: str):
+    def prepare(task):
+        cluster = Cluster.objects.filter(name=task.cluster_name).first()
+        if cluster is None:
+            raise operations.ScopeUnavailable(f"the task's cluster {task.cluster_name!r} no longer exists")
+        user, params = task.user, dict(task.parameters)
+
+        def run(node: str, should_stop) -> operations.Outcome:
+            outcome, entry = services.perform_node_action(cluster, node, action, params, user=user,
+                                                          task_id=task.pk, should_stop=should_stop)
+            return operations.Outcome(ok=outcome.ok, error=outcome.error, detail=outcome.detail or {}, record=entry)
+
+        return run
+
+    return prepare
+
+
+def _persist(entries: list) -> None:
+    """Audit entries of a batch, stored in the transaction that records their results: one per node, once."""
+    services.save_audit_entries(entries)
+    clusters = {e.cluster_id: e.cluster for e in entries if e.cluster_id}
+    transaction.on_commit(lambda: [invalidate_nodes(c) for c in clusters.values()])
+
+
+def _check_scope(name: str) -> None:
+    if not Cluster.objects.filter(name=name).exists():
+        raise ValidationError(f"the task's cluster {name!r} no longer exists")
+
+
+def _operation(action: str) -> operations.Operation:
+    return operations.Operation(
+        name=action, prepare=_prepare(action), validate=lambda params: services.validate_action(action, params),
+        limit_group="drain" if action == "drain" else "edit", limit=lambda: concurrency_limit(action),
+        persist=_persist, check_scope=_check_scope)
+
+
+def register_operations() -> None:
+    operations.register_all(_operation(action) for action in ACTIONS)

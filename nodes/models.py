@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Cluster(models.Model):
@@ -36,7 +37,8 @@ class AuditEntry(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # when the operation ended (a batch stores the entry a moment later, with the result it belongs to)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     username = models.CharField(max_length=150, blank=True)
     cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL)

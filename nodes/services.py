@@ -18,13 +18,15 @@ from .kube import client as kube_client
 from .kube import drain as drain_ops
 from .kube import nodes as node_ops
 from .models import AuditEntry, Cluster
+from .validation import ACTIONS
 from .validation import validate_action as _validate_action
 
 log = logging.getLogger(__name__)
 
-__all__ = ["import_cluster", "add_cluster", "rename_cluster", "remove_cluster",
-           "import_in_cluster", "check_cluster", "CheckResult", "validate_action",
-           "NodeOutcome", "run_node_action", "drain_plan", "action_preview", "node_changes", "parse_kubeconfig"]
+__all__ = ["import_cluster", "add_cluster", "rename_cluster", "remove_cluster", "import_in_cluster",
+           "check_cluster", "CheckResult", "validate_action", "NodeOutcome", "perform_node_action",
+           "run_node_action", "save_audit_entries", "drain_plan", "action_preview", "node_changes",
+           "parse_kubeconfig"]
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -149,15 +151,14 @@ def rename_cluster(user, cluster: Cluster, new_name: str) -> Cluster:
     return cluster
 
 
-def remove_cluster(user, cluster: Cluster) -> None:
-    """Forget a cluster and its stored kubeconfig; refused while a batch of it is pending or running. Its audit
-    records and finished tasks stay (they name it)."""
+def remove_cluster(user, cluster: Cluster, *, active_batches: int = 0) -> None:
+    """Forget a cluster and its stored kubeconfig; refused while `active_batches` of it are pending or running
+    (the caller counts them in the task engine). Its audit records and finished tasks stay (they name it)."""
     access.require_manage_clusters(user)
-    active = cluster.tasks.filter(status__in=("pending", "running")).count()  # the task engine's reverse relation
-    if active:
-        raise ValidationError(f"{active} batch{'es' if active != 1 else ''} of cluster {cluster.name} "
-                              f"{'are' if active != 1 else 'is'} pending or running: cancel or wait for "
-                              f"{'them' if active != 1 else 'it'} first")
+    if active_batches:
+        raise ValidationError(f"{active_batches} batch{'es' if active_batches != 1 else ''} of cluster "
+                              f"{cluster.name} {'are' if active_batches != 1 else 'is'} pending or running: cancel "
+                              f"or wait for {'them' if active_batches != 1 else 'it'} first")
     name = cluster.name
     cluster.delete()
     log.info("cluster %s removed by %s", name, _username(user))
@@ -292,18 +293,27 @@ def _username(user) -> str:
     return getattr(user, "get_username", lambda: str(user))()
 
 
-def _audit(cluster, node, action, params, user, task_id, outcome: NodeOutcome):
+def _audit_entry(cluster, node, action, params, user, task_id, outcome: NodeOutcome) -> AuditEntry:
+    """The audit record of one node operation (not saved)."""
     user_obj = user if getattr(user, "pk", None) is not None else None
     detail = outcome.detail or {}
     after = dict(detail.get("after") or {})
     if action == "drain" and "pods" in detail:
         after["pods"] = detail["pods"]
-    AuditEntry.objects.create(
+    return AuditEntry(
         user=user_obj, username=_username(user)[:150], cluster=cluster, cluster_name=cluster.name, node=node,
         action=action, reason=(params or {}).get("reason", ""), before=detail.get("before") or {}, after=after,
         outcome=AuditEntry.Outcome.SUCCEEDED if outcome.ok else AuditEntry.Outcome.FAILED,
         error=outcome.error, task_id=task_id,
     )
+
+
+def save_audit_entries(entries: list[AuditEntry]) -> None:
+    """Store audit records (fresh rows each time: a retried transaction inserts them again)."""
+    for entry in entries:
+        entry.pk = None
+        entry._state.adding = True
+    AuditEntry.objects.bulk_create(entries)
 
 
 def _perform(kube, node: str, action: str, params: dict, username: str, should_stop) -> NodeOutcome:
@@ -325,17 +335,20 @@ def _perform(kube, node: str, action: str, params: dict, username: str, should_s
     return NodeOutcome(node=node, ok=True, detail={"before": before, "after": after})
 
 
-def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
-                    should_stop: Callable[[], bool] | None = None) -> NodeOutcome:
-    """Perform one action on one node and write its AuditEntry. Never raises for API or input errors."""
+def perform_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
+                        should_stop: Callable[[], bool] | None = None) -> tuple[NodeOutcome, AuditEntry | None]:
+    """Perform one action on one node; returns its outcome and its audit record, not saved (a batch stores the
+    record in the transaction that records the result; None for an unknown action). Never raises for API or input
+    errors."""
     username = _username(user)
     try:
         params = validate_action(action, params)
     except ValidationError as exc:
         outcome = NodeOutcome(node=node, ok=False, error="; ".join(exc.messages))
-        if action in ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain"):
-            _audit(cluster, node, action, params if isinstance(params, dict) else {}, user, task_id, outcome)
-        return outcome
+        if action not in ACTIONS:
+            return outcome, None
+        return outcome, _audit_entry(cluster, node, action, params if isinstance(params, dict) else {}, user,
+                                     task_id, outcome)
     try:
         kube = kube_client.for_cluster(cluster)
         outcome = _perform(kube, node, action, params, username, should_stop)
@@ -347,8 +360,17 @@ def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, u
     except Exception as exc:  # never a traceback in an outcome; the log keeps it
         log.exception("unexpected failure of %s on %s/%s", action, cluster.name, node)
         outcome = NodeOutcome(node=node, ok=False, error=f"unexpected error: {type(exc).__name__}")
+    return outcome, _audit_entry(cluster, node, action, params, user, task_id, outcome)
+
+
+def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
+                    should_stop: Callable[[], bool] | None = None) -> NodeOutcome:
+    """Perform one action on one node and write its AuditEntry. Never raises for API or input errors."""
+    outcome, entry = perform_node_action(cluster, node, action, params, user=user, task_id=task_id,
+                                         should_stop=should_stop)
     try:
-        _audit(cluster, node, action, params, user, task_id, outcome)
+        if entry is not None:
+            entry.save()
     except Exception:
         log.exception("audit record for %s on %s/%s could not be written", action, cluster.name, node)
     from .selectors import invalidate_nodes

@@ -100,7 +100,6 @@ def node_action(request, cluster):
     (one field, comma-separated), so the batch acts on exactly the N nodes the preview counted.
     """
     from nodes import batches, services
-    from progress import services as progress_services
 
     cluster = get_object_or_404(Cluster, name=cluster)
     p = request.POST
@@ -109,7 +108,7 @@ def node_action(request, cluster):
     select_all = p.get("select_all") == "on"
     selector = p.get("selector", "").strip() if select_all else ""
     ctx = {"cluster": cluster, "action": action, "post": p, "selector": selector, "select_all": select_all,
-           "limit": progress_services.concurrency_limit(action), "preview_limit": PREVIEW_LIMIT}
+           "limit": batches.concurrency_limit(action), "preview_limit": PREVIEW_LIMIT}
     try:
         params = services.validate_action(action, params_from_post(action, p))
         if p.get("targets"):

@@ -16,7 +16,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from kubenode import access
-from progress.models import ProgressTask
+from progress.models import ACTIVE_STATUSES, ProgressTask
 from progress.notify import get_notifier
 
 from . import crypto, selectors, services, watch
@@ -26,6 +26,7 @@ from .models import Cluster
 
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "kubenode" / "favicon.ico"
 PENDING_KEY = "kubenode.pending_kubeconfig"
+ACTIVE = ACTIVE_STATUSES
 
 
 @login_not_required
@@ -64,7 +65,7 @@ def _summary(cluster) -> dict:
 
 def overview(request):
     summaries = [_summary(c) for c in Cluster.objects.order_by("name")]
-    running = ProgressTask.objects.filter(status__in=("pending", "running")).order_by("-created_at")
+    running = ProgressTask.objects.filter(status__in=ACTIVE).order_by("-created_at")
     if not access.sees_every_task(request.user):
         running = running.filter(user=request.user)
     by_cluster: dict[str, list] = {}
@@ -208,8 +209,9 @@ def cluster_remove(request, cluster):
     error = ""
     if request.method == "POST":
         pk = cluster.pk
+        active = ProgressTask.objects.filter(cluster_name=cluster.name, status__in=ACTIVE).count()
         try:
-            services.remove_cluster(request.user, cluster)
+            services.remove_cluster(request.user, cluster, active_batches=active)
             watch.forget(pk)
             messages.success(request, f"Cluster {cluster.name} removed; its audit records stay.")
             return redirect("nodes:cluster_list")

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from kubenode import access
 
-from .models import ACTIVE_STATUSES, FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask
+from .models import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    MessageType,
+    ProgressMessage,
+    ProgressTarget,
+    ProgressTask,
+    ProgressWorker,
+)
 
 PAGE_SIZE = 500
 RECENT_WINDOW = timedelta(hours=1)
@@ -110,18 +119,18 @@ def remaining_nodes(task: ProgressTask, *, failed: bool = True, unfinished: bool
 
 
 def stats(now=None) -> dict:
-    from django.conf import settings
-    from django.db.models import Count, Min
-
     now = now or timezone.now()
     hour = ProgressTask.objects.filter(created_at__gte=now - timedelta(hours=1))
     by_status = dict(hour.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     finished = sum(by_status.get(s, 0) for s in FINISHED_STATUSES)
-    cutoff = now - timedelta(seconds=settings.KUBENODE["HEARTBEAT_TIMEOUT_S"])
+    cutoff = now - timedelta(seconds=settings.CONFIG["worker.lease"])
     running = ProgressTask.objects.filter(status__in=ACTIVE_STATUSES)
     oldest = running.aggregate(m=Min("created_at"))["m"]
+    live = ProgressWorker.objects.filter(heartbeat_at__gte=cutoff, stopped_at__isnull=True)
     return {"last_hour_by_status": by_status,
             "failure_rate": round(by_status.get("failed", 0) / finished, 4) if finished else 0.0,
             "running": running.count(),
-            "stale_heartbeats": running.filter(heartbeat_at__lt=cutoff).count(),
+            "queued_nodes": ProgressTarget.objects.filter(done=False, task__status__in=ACTIVE_STATUSES).count(),
+            "stale_heartbeats": running.filter(status="running", heartbeat_at__lt=cutoff).count(),
+            "workers": sorted(live.values_list("name", flat=True)),
             "oldest_unfinished": _iso(oldest)}

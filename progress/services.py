@@ -1,170 +1,100 @@
-"""Writes of progress: create, start, cancel, retry, reap, prune."""
+"""Writes of tasks: create (queue), cancel, retry, prune. Generic: the operation is looked up in the registry.
+
+A task is created and queued in one transaction (its targets and the "task queued" doorbell); workers run it.
+The web never runs tasks: a task it creates is picked up by a worker (progress_worker, or the worker thread of
+the embedded default), and one created while no worker runs waits, queued, until one starts.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from kubenode import access
+from kubenode import access, runtime
 
-from . import selectors
-from .models import ACTIVE_STATUSES, FINISHED_STATUSES, MessageType, ProgressTask, TaskStatus
-from .writer import Event, flush_events
+from . import operations, queue, selectors
+from .models import FINISHED_STATUSES, ProgressTask
 
 log = logging.getLogger("kubenode.progress")
 
-ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 MAX_NODES = 20000
 
 
 def concurrency_limit(action: str) -> int:
-    key = "BATCH_DRAIN_CONCURRENCY" if action == "drain" else "BATCH_CONCURRENCY"
-    return max(1, int(settings.KUBENODE[key]))
+    """The per-scope limit of the action's group (what a task may ask for at most)."""
+    return max(1, int(operations.get(action).limit()))
 
 
-def create_task(user, cluster, action: str, params: dict | None = None, *, names: list[str] | None = None,
-                selector: str | None = None, all_nodes: bool = False, concurrency: int = 0,
-                retry_of: ProgressTask | None = None, submit: bool = True) -> ProgressTask:
-    """Validate, resolve the targets and record a pending task; hand it to the runner."""
-    from kubenode.serve import refuse_if_shutting_down
-    from nodes import selectors as node_selectors
-    from nodes import services as node_services
+def create_task(user, action: str, scope: str, params: dict, targets: list[str], *, selector: str = "",
+                concurrency: int = 0, retry_of: ProgressTask | None = None, queued: bool = True) -> ProgressTask:
+    """Record a task of the registered operation `action` on `targets` in `scope`, and queue it.
 
-    refuse_if_shutting_down()
-    if action not in ACTIONS:
-        raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
-    access.require_run(user, action)
-    chosen = sum([bool(names), bool(selector), bool(all_nodes)])
-    if chosen != 1:
-        raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
-    if concurrency < 0:
-        raise ValidationError("concurrency must be positive")
-    normalized = node_services.validate_action(action, dict(params or {}))
-    if names:
-        names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
-    targets = node_selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
-                                            all_nodes=all_nodes)
-    targets = list(dict.fromkeys(targets))
+    `params` are validated by the operation; the caller resolved the targets and checked the user's right.
+    `queued=False` records it without queueing (`queue_task` queues it later)."""
+    operation = operations.get(action)
+    params = operation.validate(dict(params or {}))
+    targets = list(dict.fromkeys(t for t in targets if t))
     if not targets:
         raise ValidationError("no node matches the target")
     if len(targets) > MAX_NODES:
         raise ValidationError(f"{len(targets)} nodes exceed the limit of {MAX_NODES} per task")
+    if concurrency < 0:
+        raise ValidationError("concurrency must be positive")
     limit = concurrency_limit(action)
-    task = ProgressTask.objects.create(
-        user=user, cluster=cluster, cluster_name=cluster.name, action=action, parameters=normalized,
-        selector=selector or ("(all nodes)" if all_nodes else ""), nodes=targets,
-        concurrency=min(concurrency, limit) if concurrency else limit, total=len(targets), retry_of=retry_of)
-    log.info("task created task=%s user=%s cluster=%s action=%s nodes=%s", task.pk, user, cluster.name,
-             action, len(targets))
-    if submit:
-        from .runner import get_runner
-
-        transaction.on_commit(lambda: get_runner().submit(task.pk))
+    with transaction.atomic():
+        task = ProgressTask.objects.create(
+            user=user, cluster_name=scope, action=action, parameters=params, selector=selector, nodes=targets,
+            concurrency=min(concurrency, limit) if concurrency else limit, total=len(targets), retry_of=retry_of)
+        if queued:
+            queue.enqueue(task, targets)
+    log.info("task queued task=%s user=%s cluster=%s action=%s nodes=%s%s", task.pk, user, scope, action,
+             len(targets), f" retry_of={retry_of.pk}" if retry_of is not None else "")
     return task
 
 
-def mark_running(task_id, owner: str) -> bool:
-    """pending → running, owned by `owner`; False when the task is no longer pending."""
-    now = timezone.now()
-    return bool(ProgressTask.objects.filter(pk=task_id, status=TaskStatus.PENDING).update(
-        status=TaskStatus.RUNNING, owner=owner, started_at=now, heartbeat_at=now))
-
-
-def heartbeat(task_ids, owner: str) -> list:
-    """Refresh heartbeat_at of owned running tasks; returns the ids whose cancel was requested."""
-    if not task_ids:
-        return []
-    qs = ProgressTask.objects.filter(pk__in=list(task_ids), owner=owner, status__in=ACTIVE_STATUSES)
-    qs.update(heartbeat_at=timezone.now())
-    return list(qs.filter(cancel_requested=True).values_list("pk", flat=True))
+def queue_task(task: ProgressTask) -> None:
+    """Queue a task recorded with queued=False (once)."""
+    with transaction.atomic():
+        locked = ProgressTask.objects.select_for_update().get(pk=task.pk)
+        if locked.is_finished or queue.is_queued(task.pk):
+            return
+        queue.enqueue(locked, list(locked.nodes))
 
 
 def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
-    """Ask the task to stop at the next node boundary; a task not yet started is cancelled at once."""
+    """Ask the task to stop at the next node boundary, whichever worker runs it (they notice within a second);
+    a task no worker holds is cancelled at once, its recorded results kept."""
     if user is not None:
         access.require_manage_task(user, task)
     if task.is_finished:
         raise ValidationError(f"task is already {task.status}")
-    ProgressTask.objects.filter(pk=task.pk).update(cancel_requested=True)
     with transaction.atomic():
-        locked = ProgressTask.objects.select_for_update().get(pk=task.pk)
-        if locked.status == TaskStatus.PENDING and not locked.owner:
-            flush_events(task.pk, [Event(type=MessageType.CANCELLED, error="cancelled before start")],
-                         final_status=TaskStatus.CANCELLED)
-    from .runner import peek_runner
-
-    runner = peek_runner()
-    if runner is not None:
-        runner.cancel(task.pk)
+        ProgressTask.objects.filter(pk=task.pk).update(cancel_requested=True)
+        queue.ring_queued(task.pk, "cancel")
+    queue.finalize_cancelled(task.pk)
+    log.info("task cancel requested task=%s by=%s", task.pk, user)
     task.refresh_from_db()
     return task
 
 
 def retry_task(task: ProgressTask, user, *, failed: bool = True, remaining: bool = True) -> ProgressTask:
-    """A new task for the failed and/or never-finished nodes of `task`, linked by retry_of."""
-    from kubenode.serve import refuse_if_shutting_down
-
+    """A new task, run as the acting `user`, for the failed and/or never-finished nodes of `task` (retry_of)."""
     access.require_manage_task(user, task)
-    refuse_if_shutting_down()
+    runtime.refuse_if_shutting_down()
     if not task.is_finished:
         raise ValidationError("a task can be retried once it has finished")
-    if task.cluster is None:
-        raise ValidationError("the task's cluster no longer exists")
+    operation = operations.get(task.action)
+    if operation.check_scope is not None:
+        operation.check_scope(task.cluster_name)
     nodes = selectors.remaining_nodes(task, failed=failed, unfinished=remaining)
     if not nodes:
         raise ValidationError("nothing to retry: every node succeeded")
-    from nodes import services as node_services
-
-    params = node_services.validate_action(task.action, dict(task.parameters))
-    limit = concurrency_limit(task.action)
-    new = ProgressTask.objects.create(
-        user=task.user, cluster=task.cluster, cluster_name=task.cluster_name, action=task.action,
-        parameters=params, nodes=nodes, total=len(nodes), concurrency=min(task.concurrency or limit, limit),
-        retry_of=task, selector="")
-    log.info("task retried task=%s from=%s nodes=%s by=%s", new.pk, task.pk, len(nodes), user)
-    from .runner import get_runner
-
-    transaction.on_commit(lambda: get_runner().submit(new.pk))
-    return new
-
-
-def interrupt_task(task_id, reason: str, *, only_if_stale_before=None) -> bool:
-    """Mark an unfinished task interrupted with an `interrupted` row; per-node results stay."""
-    with transaction.atomic():
-        try:
-            task = ProgressTask.objects.select_for_update().get(pk=task_id)
-        except ProgressTask.DoesNotExist:
-            return False
-        if task.status not in ACTIVE_STATUSES:
-            return False
-        if only_if_stale_before is not None:
-            beat = task.heartbeat_at or task.created_at
-            if beat >= only_if_stale_before:
-                return False
-        flush_events(task.pk, [Event(type=MessageType.INTERRUPTED, error=reason)],
-                     final_status=TaskStatus.INTERRUPTED, error=reason)
-    log.warning("task interrupted task=%s: %s", task_id, reason)
-    return True
-
-
-def reap_stale(now=None) -> list:
-    """Interrupt every running task whose owner stopped beating for HEARTBEAT_TIMEOUT_S."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.KUBENODE["HEARTBEAT_TIMEOUT_S"])
-    stale = ProgressTask.objects.filter(status=TaskStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff))
-    reaped = []
-    for task in stale.only("pk", "owner"):
-        reason = f"replica {task.owner or '?'} stopped heartbeating"
-        if interrupt_task(task.pk, reason, only_if_stale_before=cutoff):
-            reaped.append(task.pk)
-    return reaped
+    return create_task(user, task.action, task.cluster_name, dict(task.parameters), nodes,
+                       concurrency=task.concurrency, retry_of=task)
 
 
 def prune(older_than: timedelta, now=None) -> int:

@@ -1,8 +1,17 @@
-"""The progress writer: per-node outcomes become message rows, coalesced per task.
+"""The progress writer: per-target outcomes become message rows, coalesced per task.
 
-Each flush is one transaction that inserts ProgressMessage rows with consecutive seq, advances
-the task's counters and last_seq with atomic UPDATEs, and rings the doorbell inside it. A task is
-flushed at most once per FLUSH_INTERVAL_S, and at once for its final message.
+Each flush is one transaction that
+1. marks the results' targets done (only targets without a recorded result: a result is recorded exactly once,
+   whichever worker ran the target and however often a flush is retried),
+2. advances the task's counters and last_seq with one atomic UPDATE … RETURNING (which locks the task row, so
+   concurrent flushes of one task get consecutive seq blocks),
+3. inserts the ProgressMessage rows and the operations' own records (the audit entries of node operations),
+4. rings the doorbell inside it (pg_notify is delivered only if, and when, the transaction commits).
+
+A TaskWriter keeps results queued until a transaction containing them has committed: a failed flush (database
+restarted, connection cut, pg_notify refused) loses nothing and is retried with backoff; counters and seq stay
+exact because nothing of a failed transaction remains. A task is flushed at most once per FLUSH_INTERVAL_S, its
+first result at once, and its final message at once.
 """
 
 from __future__ import annotations
@@ -10,13 +19,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTask, TaskStatus
+from kubenode import metrics, runtime
+
+from .models import FINISHED_STATUSES, MessageType, ProgressMessage, ProgressTarget, ProgressTask, TaskStatus
 from .notify import get_notifier
 from .notify.base import Doorbell
 
@@ -24,6 +36,8 @@ log = logging.getLogger("kubenode.progress.writer")
 
 FLUSH_INTERVAL_S = 0.05
 AUTO_STATUS = "auto"  # succeeded when no node failed, failed otherwise
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 5.0
 
 
 @dataclass
@@ -34,25 +48,58 @@ class Event:
     error: str = ""
     detail: dict = field(default_factory=dict)
     ok: bool | None = None  # per-node result: counts toward done/succeeded/failed
+    record: Any = None  # the operation's own record of this result, stored with it (Operation.persist)
 
 
-def flush_events(task_id, events: list[Event], *, final_status: str | None = None, error: str = "") -> int:
+@dataclass
+class Flushed:
+    """What one flush did: the task's last_seq, done and total after it; finished: the task was already finished
+    (nothing written) or this flush finished it."""
+
+    seq: int = 0
+    done: int = 0
+    total: int = 0
+    written: int = 0
+    finished: bool = False
+    duplicates: int = 0
+
+
+def flush_events(task_id, events: list[Event], *, final_status: str | None = None, error: str = "",
+                 persist: Callable[[list], None] | None = None) -> int:
     """Write `events` for one task in one transaction; returns the new last_seq."""
+    return write_events(task_id, events, final_status=final_status, error=error, persist=persist).seq
+
+
+def write_events(task_id, events: list[Event], *, final_status: str | None = None, error: str = "",
+                 persist: Callable[[list], None] | None = None) -> Flushed:
+    """Write `events` for one task in one transaction (see the module's docstring); raises on a database error,
+    leaving nothing of it behind."""
     if not events:
-        return 0
-    d_done = sum(1 for e in events if e.ok is not None)
-    d_ok = sum(1 for e in events if e.ok)
-    d_failed = d_done - d_ok
-    last_node = next((e.node for e in reversed(events) if e.node), "")
+        return Flushed()
     with transaction.atomic():
+        events, duplicates = _fresh(task_id, events)
+        if not events:
+            state = (ProgressTask.objects.filter(pk=task_id).values_list("last_seq", "done", "total", "status")
+                     .first())
+            if state is None:
+                raise ProgressTask.DoesNotExist(f"no progress task {task_id}")
+            log.info("results already recorded task=%s rows=%s: not written again", task_id, duplicates)
+            return Flushed(seq=state[0], done=state[1], total=state[2], finished=state[3] in FINISHED_STATUSES,
+                           duplicates=duplicates)
+        d_done = sum(1 for e in events if e.ok is not None)
+        d_ok = sum(1 for e in events if e.ok)
+        d_failed = d_done - d_ok
+        last_node = next((e.node for e in reversed(events) if e.node), "")
         reserved = _reserve(task_id, len(events), d_done, d_ok, d_failed, last_node, final_status, error)
         if reserved is None:
-            # Nothing is ever written after a task's final message.
-            last_seq = ProgressTask.objects.filter(pk=task_id).values_list("last_seq", flat=True).first()
-            if last_seq is None:
+            # Nothing is ever written after a task's final message (the targets marked above are rolled back).
+            state = ProgressTask.objects.filter(pk=task_id).values_list("last_seq", "done", "total").first()
+            transaction.set_rollback(True)
+            if state is None:
                 raise ProgressTask.DoesNotExist(f"no progress task {task_id}")
-            log.warning("progress dropped for finished task=%s rows=%s", task_id, len(events))
-            return last_seq
+            if d_done:
+                log.warning("progress dropped for finished task=%s rows=%s", task_id, len(events))
+            return Flushed(seq=state[0], done=state[1], total=state[2], finished=True, duplicates=duplicates)
         pk, user_id, total, done, succeeded, failed, last_seq = reserved
         # the counters and seq this flush starts from: the row as it was, locked by the UPDATE above
         done, succeeded, failed, seq = done - d_done, succeeded - d_ok, failed - d_failed, last_seq - len(events)
@@ -76,10 +123,58 @@ def flush_events(task_id, events: list[Event], *, final_status: str | None = Non
             final.save(force_insert=True)
         else:
             ProgressMessage.objects.bulk_create(rows)
-        get_notifier().ring(Doorbell(task=str(pk), user=user_id, seq=seq,
-                                     replica=str(getattr(settings, "REPLICA_ID", ""))))
+        records = [e.record for e in events if e.record is not None]
+        if records and persist is not None:
+            persist(records)
+        get_notifier().ring(Doorbell(task=str(pk), user=user_id, seq=seq, replica=runtime.replica_id()))
     log.debug("progress flushed task=%s seq=%s rows=%s", task_id, seq, len(rows))
-    return seq
+    return Flushed(seq=seq, done=done, total=total, written=len(rows), finished=bool(final_status),
+                   duplicates=duplicates)
+
+
+def _fresh(task_id, events: list[Event]) -> tuple[list[Event], int]:
+    """The events without results already recorded: each result's target is marked done here, in the flush's
+    transaction, and only if it was not done yet (a concurrent flush of the same target waits for the first one's
+    row lock and then finds it done). Targets of tasks created without a target queue are not checked."""
+    seen: set[str] = set()
+    names = []
+    for event in events:
+        if event.ok is not None and event.node:
+            names.append(event.node)
+    if not names:
+        return events, 0
+    fresh = _mark_done(task_id, list(dict.fromkeys(names)))
+    recorded: set[str] = set()
+    if len(fresh) < len(set(names)):
+        rest = [n for n in set(names) if n not in fresh]
+        recorded = set(ProgressTarget.objects.filter(task_id=task_id, name__in=rest).values_list("name", flat=True))
+    kept, duplicates = [], 0
+    for event in events:
+        if event.ok is not None and event.node:
+            if event.node in recorded or event.node in seen:
+                duplicates += 1
+                continue
+            seen.add(event.node)
+        kept.append(event)
+    return kept, duplicates
+
+
+def _mark_done(task_id, names: list[str]) -> set[str]:
+    meta = ProgressTarget._meta
+    qn = connection.ops.quote_name
+    task_field = meta.get_field("task")
+    pk = ProgressTask._meta.pk
+    task_value = pk.get_db_prep_value(pk.to_python(task_id), connection)
+    fresh: set[str] = set()
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        sql = (f"UPDATE {qn(meta.db_table)} SET {qn('done')} = %s WHERE {qn(task_field.column)} = %s "
+               f"AND {qn('name')} IN ({marks}) AND {qn('done')} = %s RETURNING {qn('name')}")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [True, task_value, *chunk, False])
+            fresh.update(row[0] for row in cursor.fetchall())
+    return fresh
 
 
 def _reserve(task_id, n: int, d_done: int, d_ok: int, d_failed: int, last_node: str, final_status: str | None,
@@ -134,62 +229,116 @@ def failed_nodes(task_id) -> list[dict]:
 class TaskWriter:
     """Buffers one task's outcomes and flushes them at most every FLUSH_INTERVAL_S.
 
-    Thread-safe: worker threads call `node_result`; the flusher thread (or the caller of
-    `finish`) writes. `finish` flushes what is pending plus the final message at once.
+    Thread-safe: node threads call `node_result`; the flusher thread (or the caller of `finish`) writes.
+    Results leave the queue only once the transaction that recorded them has committed; after a failure the next
+    attempt waits RETRY_FIRST_S, doubling up to RETRY_MAX_S (`due()` says when).
     """
 
-    def __init__(self, task_id, interval: float = FLUSH_INTERVAL_S):
+    def __init__(self, task_id, interval: float = FLUSH_INTERVAL_S, persist: Callable[[list], None] | None = None):
         self.task_id = task_id
         self.interval = interval
+        self.persist = persist
         self._pending: list[Event] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._last_flush: float | None = None  # never flushed: the first result goes out at once
-        self.flushes = 0
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self.flushes = 0  # committed flush transactions
+        self.failures = 0  # failed flush attempts
+        self.last = Flushed()  # what the last committed flush returned
+        self.closed = False
 
-    closed = False
-
-    def node_result(self, node: str, ok: bool, error: str = "", detail: dict | None = None) -> None:
+    def node_result(self, node: str, ok: bool, error: str = "", detail: dict | None = None, record=None) -> None:
         event = Event(type=MessageType.PROGRESS, node=node, outcome="succeeded" if ok else "failed",
-                      error=error, detail=detail or {}, ok=ok)
+                      error=error, detail=detail or {}, ok=ok, record=record)
         with self._lock:
             if not self.closed:
                 self._pending.append(event)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
 
     def due(self) -> bool:
         with self._lock:
             if not self._pending:
                 return False
-            return self._last_flush is None or time.monotonic() - self._last_flush >= self.interval
+            now = time.monotonic()
+            if now < self._retry_at:
+                return False
+            return self._last_flush is None or now - self._last_flush >= self.interval
 
     def flush(self) -> int:
+        """Write what is queued; returns the last seq written (0: nothing queued). Raises on a database error,
+        keeping the results queued."""
         with self._write_lock:
             return self._flush_pending()
 
     def flush_if_never_flushed(self) -> int:
         """The task's first result goes out at once, from the thread that produced it; later ones coalesce."""
         with self._write_lock:
-            return self._flush_pending() if self._last_flush is None else 0
+            if self._last_flush is not None or time.monotonic() < self._retry_at:
+                return 0
+            return self._flush_pending()
 
     def _flush_pending(self) -> int:
         with self._lock:
-            events, self._pending = self._pending, []
+            events = list(self._pending)
         if not events:
             return 0
-        seq = flush_events(self.task_id, events)
+        result = self._write(events)
+        with self._lock:
+            del self._pending[:len(events)]  # results only ever append: the written ones are the first
         self._last_flush = time.monotonic()
+        return result.seq
+
+    def _write(self, events: list[Event], **kwargs) -> Flushed:
+        try:
+            result = write_events(self.task_id, events, persist=self.persist, **kwargs)
+        except Exception as exc:
+            self.failures += 1
+            self._backoff = min(RETRY_MAX_S, self._backoff * 2 if self._backoff else RETRY_FIRST_S)
+            self._retry_at = time.monotonic() + self._backoff
+            metrics.flush_failed()
+            if self.failures == 1 or self.failures % 10 == 0:
+                log.warning("flush of task=%s failed (attempt %d, %d result(s) kept, retry in %.1fs): %s",
+                            self.task_id, self.failures, len(events), self._backoff,
+                            " ".join(str(exc).split())[:300] or type(exc).__name__)
+            _discard_broken_connection()
+            raise
+        if self.failures and self._backoff:
+            log.info("flush of task=%s succeeded after %d failed attempt(s)", self.task_id, self.failures)
+        self._backoff, self._retry_at = 0.0, 0.0
         self.flushes += 1
-        return seq
+        self.last = result
+        return result
 
     def finish(self, status: str, message_type: str, *, error: str = "", detail: dict | None = None) -> int:
-        """Flush pending results and the final message in one transaction."""
+        """Flush queued results and the final message in one transaction; 0 when already finished here.
+        Raises on a database error, keeping everything queued (call it again)."""
         with self._write_lock:
             with self._lock:
                 if self.closed:
                     return 0
+                events = list(self._pending)
+            final = Event(type=message_type, error=error, detail=detail or {})
+            result = self._write([*events, final], final_status=status, error=error)
+            with self._lock:
                 self.closed = True
-                events, self._pending = self._pending, []
-            events.append(Event(type=message_type, error=error, detail=detail or {}))
-            seq = flush_events(self.task_id, events, final_status=status, error=error)
-            self.flushes += 1
-            return seq
+                self._pending.clear()
+            return result.seq
+
+
+def _discard_broken_connection() -> None:
+    """After a failed transaction, drop a connection that no longer works so the retry opens a fresh one."""
+    if connection.in_atomic_block:
+        return
+    try:
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001
+            log.debug("closing a broken connection failed", exc_info=True)

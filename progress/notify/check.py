@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
+from kubenode import runtime
+
 from . import diagnostics
 
 TIMEOUT_S = 5.0
@@ -86,7 +88,7 @@ def _table_readable() -> None:
 
 def run_check(requested: str | None = None) -> CheckResult:
     requested = requested or settings.CONFIG.notify_type
-    replica = str(getattr(settings, "REPLICA_ID", "") or "check")
+    replica = runtime.replica_id() or "check"
     started = time.perf_counter()
     try:
         if requested == "postgres":

@@ -14,6 +14,8 @@ import threading
 from django.conf import settings
 from django.db import transaction
 
+from kubenode import runtime
+
 from .base import Doorbell
 from .listener import Listener
 from .local import forward
@@ -25,7 +27,7 @@ class Notifier:
     type = "memory"
 
     def __init__(self, replica: str | None = None):
-        self.replica = str(replica or getattr(settings, "REPLICA_ID", "") or "local")
+        self.replica = str(replica or runtime.replica_id())
         self.listener: Listener | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ def _user(name, group):
 
 
 @pytest.fixture
-def site(kube_sim, daphne_replicas, collected_static_dir):
+def site(kube_sim, daphne_replicas, worker_processes, collected_static_dir):
     from nodes.services import import_cluster
 
     def start(nodes=150, latency_ms=0):
@@ -32,7 +32,8 @@ def site(kube_sim, daphne_replicas, collected_static_dir):
         _user("ops", "operator")
         _user("boss", "admin")
         _user("watcher", "viewer")
-        replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
+        replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
+        worker_processes("worker")  # batches run in a worker process, as in production
         return cluster, replica.http_url
 
     return start

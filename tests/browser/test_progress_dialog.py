@@ -71,7 +71,7 @@ def _user(name, group):
 
 
 @pytest.fixture
-def site(kube_sim, daphne_replicas, collected_static_dir):
+def site(kube_sim, daphne_replicas, worker_processes, collected_static_dir):
     from nodes.roles import ensure_groups
     from nodes.selectors import list_nodes
     from nodes.services import import_cluster
@@ -80,7 +80,8 @@ def site(kube_sim, daphne_replicas, collected_static_dir):
     sim = kube_sim(nodes=30, latency_ms=100)
     cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
     _user("ops", "operator")
-    replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir)
+    replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
+    worker_processes("worker")  # batches run in a worker process, as in production
     return replica.http_url, sorted(n.name for n in list_nodes(cluster))
 
 

@@ -1,4 +1,5 @@
-"""The embedded default (SQLite, memory notifier): 20 workers writing results and audit rows at once, no lock errors."""
+"""The embedded default (SQLite, memory notifier): node_batch runs its task itself with 20 node threads; their node
+writes overlap (the simulator saw 20 at once), their results and audit rows are recorded without lock errors."""
 
 import json
 import os
@@ -15,7 +16,7 @@ def manage(*args, env):
 
 
 def test_sqlite_batch_with_twenty_workers_ends_with_exact_counts(kube_sim, tmp_path):
-    sim = kube_sim(nodes=300, latency_ms=2, fail_rate=0.1, seed=5)
+    sim = kube_sim(nodes=300, latency_ms=100, fail_rate=0.1, seed=5)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_", "PROGRESS_"))}
     env.update({"DB_TYPE": "sqlite", "DB_NAME": str(tmp_path / "kubenode.sqlite3"), "SECRET_KEY": "s" * 50,
                 "DJANGO_SETTINGS_MODULE": "kubenode.settings", "KUBENODE_DATA_DIR": str(tmp_path)})
@@ -25,9 +26,13 @@ def test_sqlite_batch_with_twenty_workers_ends_with_exact_counts(kube_sim, tmp_p
                  ["cluster_import", sim.kubeconfig, "--name", "sim", "--simulated"]):
         done = manage(*args, env=env)
         assert done.returncode == 0, done.stderr
+    sim.stats(reset=True)
     result = manage("node_batch", "--cluster", "sim", "--user", "ops", "--action", "label", "--set", "lot=a",
                     "--all", "--concurrency", "20", "--wait", "--json", env=env)
     assert "database is locked" not in result.stderr + result.stdout
+    stats = sim.stats()
+    assert stats["max_in_flight"] == 20, stats  # twenty node operations at once, never more
+    assert stats["max_writes_in_flight"] > 1
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert result.returncode == 1  # the simulator failed some PATCHes
     assert summary["total"] == 300 and summary["succeeded"] + summary["failed"] == 300

@@ -116,8 +116,7 @@ def test_all_nodes_has_age_and_clusters(viewer, cluster):
 def test_overview_is_the_landing_page(viewer, cluster):
     AuditEntry.objects.all().delete()
     user = User.objects.get(username="viewer")
-    ProgressTask.objects.create(user=user, cluster=cluster, cluster_name="shared", action="cordon", total=3,
-                                status="running")
+    ProgressTask.objects.create(user=user, cluster_name="shared", action="cordon", total=3, status="running")
     r = viewer.get("/")
     assert r.status_code == 200
     html = r.content.decode()
@@ -206,8 +205,7 @@ def test_clusters_from_the_pages(admin, shared_sim, tmp_path):
     admin.post("/clusters/readonly/rename/", {"name": "staging"})
     assert Cluster.objects.filter(name="staging").exists()
     user = User.objects.get(username="boss")
-    task = ProgressTask.objects.create(user=user, cluster=prod, cluster_name="prod", action="label", total=1,
-                                       status="running")
+    task = ProgressTask.objects.create(user=user, cluster_name="prod", action="label", total=1, status="running")
     r = admin.post("/clusters/prod/remove/")
     assert r.status_code == 400 and "pending or running" in r.content.decode()
     ProgressTask.objects.filter(pk=task.pk).update(status="succeeded")

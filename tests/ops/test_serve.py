@@ -108,13 +108,16 @@ def test_entrypoint_refuses_an_unknown_command(test_database_env):
     assert done.returncode == 64 and "usage: entrypoint.sh" in done.stderr
 
 
-def test_readyz_in_process_reports_shutdown_and_a_degraded_notifier(client, monkeypatch):
-    from kubenode import serve
+def test_readyz_in_process_reports_shutdown_and_a_degraded_notifier(client):
+    from kubenode import runtime
 
     response = client.get("/readyz")
     assert response.status_code == 200 and "notifier" in response.json()
-    monkeypatch.setattr(serve._shutting_down, "is_set", lambda: True)
-    response = client.get("/readyz")
+    runtime.begin_shutdown()
+    try:
+        response = client.get("/readyz")
+    finally:
+        runtime.reset_shutdown()
     assert response.status_code == 503 and response.json()["status"] == "shutting down"
 
 

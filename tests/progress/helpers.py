@@ -39,3 +39,44 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
+
+
+def override_config(settings, values: dict) -> None:
+    """Replace configuration values for this test (settings.CONFIG is read at each use)."""
+    from kubenode.config import Config, Value
+
+    merged = dict(settings.CONFIG.values)
+    for key, value in values.items():
+        merged[key] = Value(key, value, "test override", merged[key].secret)
+    settings.CONFIG = Config(values=merged, config_file=settings.CONFIG.config_file)
+
+
+def until(predicate, timeout: float = 120, every: float = 0.02, what: str = "condition"):
+    """Poll `predicate` until it returns something true; that value is returned."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def assert_rows_exact(task) -> list:
+    """seq 1..last_seq without a gap or duplicate; one progress row per finished node; counters agree with the rows;
+    at most one final message, and it is the last row."""
+    from progress.models import FINISHED_STATUSES, MessageType, ProgressMessage
+
+    task.refresh_from_db()
+    rows = list(ProgressMessage.objects.filter(task=task).order_by("seq"))
+    assert [m.seq for m in rows] == list(range(1, task.last_seq + 1))
+    progress = [m for m in rows if m.type == MessageType.PROGRESS]
+    assert len(progress) == len({m.node for m in progress}) == task.done
+    assert sum(m.outcome == "succeeded" for m in progress) == task.succeeded
+    assert sum(m.outcome == "failed" for m in progress) == task.failed
+    finals = [m for m in rows if m.type != MessageType.PROGRESS]
+    assert len(finals) <= 1 and (not finals or finals[0] is rows[-1])
+    assert bool(finals) == (task.status in FINISHED_STATUSES)
+    return rows

@@ -9,19 +9,17 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from nodes import batches
 from nodes.models import AuditEntry
-from progress import services
 from progress.models import MessageType, ProgressMessage, ProgressTask, TaskStatus
-from progress.runner import reset_runner
 from tests.progress.helpers import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def fresh_runner():
-    yield
-    reset_runner(10)
+def worker(task_worker):
+    return task_worker()
 
 
 def wait_finished(task_id, timeout=240):
@@ -45,7 +43,7 @@ def big_cluster(kube_sim):
 
 def test_thousand_nodes_end_with_exact_counts(big_cluster):
     user = make_user("ann")
-    task = services.create_task(user, big_cluster, "label", {"set": {"team": "a"}}, all_nodes=True)
+    task = batches.start_batch(user, big_cluster, "label", {"set": {"team": "a"}}, all_nodes=True)
     task = wait_finished(task.pk)
     assert task.total == 1000 and task.done == 1000
     assert task.succeeded + task.failed == 1000 and task.failed > 0
@@ -69,17 +67,17 @@ def test_thousand_nodes_end_with_exact_counts(big_cluster):
 
 def test_cancel_stops_at_a_node_boundary_and_retry_runs_the_rest(sim_cluster):
     user = make_user("ann")
-    task = services.create_task(user, sim_cluster, "cordon", {"reason": "maintenance"}, all_nodes=True,
-                                concurrency=1)
+    task = batches.start_batch(user, sim_cluster, "cordon", {"reason": "maintenance"}, all_nodes=True,
+                               concurrency=1)
     while ProgressTask.objects.get(pk=task.pk).done < 2:
         time.sleep(0.02)
-    services.cancel_task(ProgressTask.objects.get(pk=task.pk), user)
+    batches.cancel_batch(ProgressTask.objects.get(pk=task.pk), user)
     task = wait_finished(task.pk)
     assert task.status == TaskStatus.CANCELLED and task.done < task.total
     final = ProgressMessage.objects.get(task=task, seq=task.last_seq)
     assert final.type == MessageType.CANCELLED
     assert AuditEntry.objects.filter(task_id=task.pk).count() == task.done
-    retry = services.retry_task(task, user)
+    retry = batches.retry_batch(task, user)
     assert retry.retry_of_id == task.pk and retry.total == task.total - task.succeeded
     retry = wait_finished(retry.pk)
     assert retry.status == TaskStatus.SUCCEEDED and retry.succeeded == retry.total

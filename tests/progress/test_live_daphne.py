@@ -1,7 +1,8 @@
 """Live progress through a real daphne process: HTTP login, the batch started from the page, /ws/progress/ over TCP.
 
-One replica with the memory notifier: the runner inside daphne writes the rows and rings the doorbell, the consumer
-reads the rows and pushes them to a `websockets` client.
+One web process and one worker process on PostgreSQL (LISTEN/NOTIFY): the worker runs the batch, writes the rows
+and rings the doorbell; the web process's listener hears it, its consumer reads the rows and pushes them to a
+`websockets` client.
 """
 
 import http.cookiejar
@@ -82,7 +83,7 @@ def assert_increasing(frames: list[dict]) -> None:
 
 
 @pytest.fixture
-def live(kube_sim, daphne_replicas):
+def live(kube_sim, daphne_replicas, worker_processes):
     from nodes.roles import ensure_groups
     from nodes.services import import_cluster
 
@@ -91,7 +92,8 @@ def live(kube_sim, daphne_replicas):
     cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
     _user("ann", "operator")
     _user("bob", "operator")
-    replica = daphne_replicas("web")
+    replica = daphne_replicas("web", PROGRESS_NOTIFY_TYPE="postgres")
+    worker_processes("worker")
     return cluster, replica
 
 

@@ -1,4 +1,9 @@
-"""`manage.py node_batch` as its own process against the simulated API: exit status, JSON summary, drain options."""
+"""`manage.py node_batch` as its own process against the simulated API: exit status, JSON summary, drain options.
+
+On PostgreSQL the command queues the task and, with --wait, follows it to the end while a worker runs it (here the
+worker loop in the test process); without --wait it only queues it. On SQLite it runs the task itself
+(tests/embedded).
+"""
 
 import json
 import subprocess
@@ -15,6 +20,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = ["task", "status", "total", "succeeded", "failed", "failed_nodes"]
+
+
+@pytest.fixture(autouse=True)
+def worker(task_worker):
+    return task_worker()
 
 
 @pytest.fixture
@@ -58,7 +68,7 @@ def test_exit_0_and_exact_summary_when_every_node_succeeded(kube_sim, node_batch
     make_user("ann", role="admin")
     names = ["worker-0001", "worker-0002", "worker-0003"]
     out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "cordon", "--reason", "rack 4",
-                     "--nodes", ",".join(names), "--concurrency", "2", "--json")
+                     "--nodes", ",".join(names), "--concurrency", "2", "--wait", "--json")
     assert out.returncode == 0, out.stderr
     summary = summary_of(out)
     task = ProgressTask.objects.get(pk=summary["task"])
@@ -92,7 +102,7 @@ def test_exit_1_with_every_failed_node_in_the_summary(kube_sim, node_batch):
 def test_exit_1_in_plain_output_names_the_failed_nodes(kube_sim, node_batch):
     cluster = import_sim(kube_sim(nodes=5, fail_rate=1.0))
     make_user("ann", role="admin")
-    out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "uncordon", "--all")
+    out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "uncordon", "--all", "--wait")
     assert out.returncode == 1, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "failed: 0 succeeded, 5 failed of 5"
@@ -146,7 +156,8 @@ def test_drain_with_every_kubectl_option(kube_sim, node_batch):
     out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "drain", "--nodes", node,
                      "--reason", "kernel 6.8", "--ignore-daemonsets", "--delete-emptydir-data", "--force",
                      "--grace-period", "0", "--timeout", "60", "--pod-selector", "!kubenode.io/absent",
-                     "--disable-eviction", "--skip-wait-for-delete-timeout", "30", "--concurrency", "1", "--json")
+                     "--disable-eviction", "--skip-wait-for-delete-timeout", "30", "--concurrency", "1", "--wait",
+                     "--json")
     assert out.returncode == 0, (out.stdout, out.stderr)
     summary = summary_of(out)
     assert (summary["status"], summary["succeeded"], summary["failed"]) == ("succeeded", 1, 0)
@@ -164,6 +175,21 @@ def test_drain_with_every_kubectl_option(kube_sim, node_batch):
     assert (audit.node, audit.action, audit.outcome, audit.reason) == (node, "drain", "succeeded", "kernel 6.8")
     assert any(p["name"].startswith("ledger-") and p["action"] == "deleted" for p in audit.after["pods"]), \
         audit.after["pods"]
+
+
+def test_without_wait_the_task_is_queued_and_a_worker_runs_it(kube_sim, node_batch, worker):
+    cluster = import_sim(kube_sim(nodes=8))
+    make_user("ann", role="admin")
+    worker.request_stop()  # no worker takes it: it stays queued
+    out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "cordon", "--all", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = summary_of(out)
+    task = ProgressTask.objects.get(pk=summary["task"])
+    assert summary == {"task": str(task.pk), "status": "pending", "total": 8, "succeeded": 0, "failed": 0,
+                       "failed_nodes": []}
+    assert task.status == TaskStatus.PENDING and task.last_seq == 0
+    out = node_batch("--cluster", cluster.name, "--user", "ann", "--action", "cordon", "--all")
+    assert out.returncode == 0 and out.stdout.startswith("queued: task "), out.stdout
 
 
 def test_wait_on_a_terminal_shows_a_progress_bar(shared_sim, test_database_env):

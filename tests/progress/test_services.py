@@ -14,22 +14,6 @@ from tests.progress.helpers import make_task, make_user, write_results
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_reaper_interrupts_silent_owner_and_keeps_results():
-    user = make_user("ann")
-    stale = make_task(user, nodes=3, heartbeat_at=timezone.now() - timedelta(seconds=31), owner="gone")
-    fresh = make_task(user, nodes=3, heartbeat_at=timezone.now(), owner="alive")
-    write_results(stale, [("node-00000", True), ("node-00001", False)])
-    assert services.reap_stale() == [stale.pk]
-    stale.refresh_from_db()
-    fresh.refresh_from_db()
-    assert stale.status == TaskStatus.INTERRUPTED and "gone" in stale.error
-    assert fresh.status == TaskStatus.RUNNING
-    rows = list(ProgressMessage.objects.filter(task=stale).order_by("seq"))
-    assert [m.type for m in rows] == ["progress", "progress", MessageType.INTERRUPTED]
-    assert (stale.done, stale.succeeded, stale.failed) == (2, 1, 1)
-    assert services.reap_stale() == []  # reaping twice changes nothing
-
-
 def test_remaining_nodes_are_the_failed_and_unfinished_ones():
     from progress.selectors import remaining_nodes
 

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from progress.models import MessageType, ProgressMessage, ProgressTask, TaskStatus
+from progress.models import MessageType, ProgressMessage, ProgressTarget, ProgressTask, TaskStatus
 from progress.writer import AUTO_STATUS, Event, TaskWriter, flush_events
 from tests.progress.helpers import make_task, make_user, write_results
 
@@ -91,3 +91,125 @@ def test_only_the_first_flush_skips_the_interval():
     writer.node_result(task.nodes[1], ok=True)
     assert writer.flush_if_never_flushed() == 0 and not writer.due()  # the rest waits for the interval
     assert ProgressTask.objects.get(pk=task.pk).last_seq == 1 and writer.flushes == 1
+
+
+def _queued_task(nodes: int):
+    from progress import queue
+
+    task = make_task(make_user("ann"), nodes=nodes)
+    queue.enqueue(task, task.nodes)
+    return task
+
+
+def _transactions(task) -> int:
+    """How many transactions wrote the task's message rows (PostgreSQL's xmin of each row)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT xmin::text) FROM progress_progressmessage WHERE task_id = %s", [task.pk])
+        return cursor.fetchone()[0]
+
+
+def test_a_failed_flush_keeps_its_results_and_the_retry_records_them_once():
+    import psycopg
+    from django.db import connection
+
+    from progress.wake import side_connection_params
+    from progress.writer import RETRY_FIRST_S
+    from tests.progress.helpers import assert_rows_exact
+
+    task = _queued_task(4)
+    writer = TaskWriter(task.pk, interval=0)
+    writer.node_result("node-00000", ok=True)
+    writer.node_result("node-00001", ok=False, error="no")
+    connection.ensure_connection()
+    with psycopg.connect(**side_connection_params("test"), autocommit=True) as admin:  # the server cuts it
+        admin.execute("SELECT pg_terminate_backend(%s)", (connection.connection.info.backend_pid,))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a cut connection
+        writer.flush()
+    assert writer.pending() == 2 and writer.failures == 1 and writer.flushes == 0
+    assert not writer.due()  # backing off
+    task.refresh_from_db()
+    assert (task.last_seq, task.done) == (0, 0) and not ProgressMessage.objects.filter(task=task).exists()
+    writer.node_result("node-00002", ok=True)
+    import time
+
+    time.sleep(RETRY_FIRST_S)
+    assert writer.due() and writer.flush() == 3
+    assert writer.pending() == 0 and writer.flushes == 1
+    rows = assert_rows_exact(task)
+    assert [(m.node, m.outcome) for m in rows] == [("node-00000", "succeeded"), ("node-00001", "failed"),
+                                                   ("node-00002", "succeeded")]
+    assert (task.done, task.succeeded, task.failed) == (3, 2, 1) and _transactions(task) == 1
+
+
+def test_a_result_already_recorded_is_never_written_again():
+    from tests.progress.helpers import assert_rows_exact
+
+    task = _queued_task(3)
+    write_results(task, [("node-00000", True)])
+    # the same result again (a retry whose first commit did succeed, or a second worker that ran the node)
+    writer = TaskWriter(task.pk, interval=0)
+    writer.node_result("node-00000", ok=False, error="second run")
+    writer.node_result("node-00001", ok=True)
+    writer.node_result("node-00001", ok=True)
+    assert writer.flush() == 2 and writer.last.duplicates == 2
+    rows = assert_rows_exact(task)
+    assert [(m.seq, m.node, m.outcome) for m in rows] == [(1, "node-00000", "succeeded"),
+                                                          (2, "node-00001", "succeeded")]
+    assert set(ProgressTarget.objects.filter(task=task, done=True).values_list("name", flat=True)) == \
+        {"node-00000", "node-00001"}
+
+
+def test_coalesced_results_are_one_transaction_per_flush():
+    task = _queued_task(100)
+    writer = TaskWriter(task.pk, interval=3600)
+    for name in task.nodes[:60]:
+        writer.node_result(name, ok=True)
+    writer.flush()
+    for name in task.nodes[60:]:
+        writer.node_result(name, ok=True)
+    writer.finish(AUTO_STATUS, MessageType.COMPLETE)
+    task.refresh_from_db()
+    assert writer.flushes == 2 and _transactions(task) == 2 and task.last_seq == 101
+
+
+def test_the_doorbell_rings_inside_the_transaction_and_only_when_it_commits():
+    """pg_notify is sent in the writer's transaction: nobody hears it before the commit, and a rolled-back
+    flush rings nothing."""
+    import psycopg
+    from django.db import transaction
+
+    from progress import notify
+    from progress.notify.base import PG_CHANNEL
+    from progress.notify.postgres import PostgresNotifier
+    from progress.wake import side_connection_params
+
+    task = _queued_task(3)
+    notify.reset_notifier()
+    notify._notifier = PostgresNotifier(replica="writer-test")
+    try:
+        with psycopg.connect(**side_connection_params("listen-test"), autocommit=True) as listener:
+            listener.execute(f'LISTEN "{PG_CHANNEL}"')
+
+            def heard(wait: float) -> list[dict]:
+                import json
+
+                return [json.loads(n.payload) for n in listener.notifies(timeout=wait)]
+
+            with transaction.atomic():
+                write_results(task, [("node-00000", True)])
+                assert heard(0.5) == []  # not before the commit
+            assert [(d["t"], d["s"]) for d in heard(5)[:1]] == [(str(task.pk), 1)]
+
+            class Abort(Exception):
+                pass
+
+            with pytest.raises(Abort), transaction.atomic():
+                write_results(task, [("node-00001", True)])
+                raise Abort
+            assert heard(1.0) == []  # rolled back: no rows, no doorbell
+            task.refresh_from_db()
+            assert task.last_seq == 1 and ProgressMessage.objects.filter(task=task).count() == 1
+    finally:
+        notify.reset_notifier()

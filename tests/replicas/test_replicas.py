@@ -1,4 +1,5 @@
-"""Three daphne replicas on one database: a client on A sees every message of a batch that runs on B.
+"""Three daphne replicas on one database: a client on A sees every message of a batch started on B and run by a
+worker process.
 
 PostgreSQL LISTEN/NOTIFY (no Redis), Redis through channels-redis, and polling; the listener's backend killed
 with pg_terminate_backend mid-batch; Redis stopped mid-batch. Every message once, in seq order, exact counts.
@@ -29,9 +30,10 @@ def backend_env(backend: str, redis_addr: str) -> dict:
     return env
 
 
-def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
-    """Replicas A and B, verified; ann's WebSocket on A and her HTTP session on B; the cluster's node names."""
+def watch_on_a_run_on_b(daphne_replicas, worker_processes, cluster, backend: str, **env):
+    """Replicas A and B, verified, and a worker; ann's WebSocket on A and her HTTP session on B; the node names."""
     a, b = daphne_replicas("A", **env), daphne_replicas("B", **env)
+    worker_processes("worker", **env)
     for replica in (a, b):
         wait_for_notifier(replica, VERIFIED[backend])
     on_a, on_b = Browserless(a.http_url), Browserless(b.http_url)
@@ -42,9 +44,11 @@ def watch_on_a_run_on_b(daphne_replicas, cluster, backend: str, **env):
 
 
 @pytest.mark.parametrize("backend", ["postgres", "redis", "polling"])
-def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr):
+def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster, daphne_replicas, redis_addr,
+                                                            worker_processes):
     env = backend_env(backend, redis_addr)
     replicas = [daphne_replicas(name, **env) for name in ("A", "B", "C")]
+    worker_processes("worker", **env)
     for replica in replicas:
         state = wait_for_notifier(replica, VERIFIED[backend])
         assert state["requested"] == backend and not state["fallback"]
@@ -59,7 +63,7 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     task_id = start_batch(on_b, big_cluster, names, concurrency=10)
     frames = collect(ws, task_id)
 
-    assert ProgressTask.objects.get(pk=task_id).owner == "B"  # it ran on B; A only listened
+    assert ProgressTask.objects.get(pk=task_id).owner == "worker"  # a worker ran it; A and B only served
     assert_every_message_once(frames, task_id)
     assert sorted(f["node"] for f in frames if f["type"] == "progress") == names
     from tests.progress.test_live_daphne import drain_pending
@@ -71,8 +75,8 @@ def test_client_on_a_sees_every_message_of_a_batch_run_on_b(backend, big_cluster
     bob_ws.close()
 
 
-def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne_replicas):
-    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "postgres",
+def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne_replicas, worker_processes):
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, worker_processes, big_cluster, "postgres",
                                              PROGRESS_NOTIFY_TYPE="postgres")
     terminated = []
 
@@ -107,9 +111,10 @@ def test_listener_backend_terminated_mid_batch_loses_nothing(big_cluster, daphne
     assert re.search(r"Effective</th><td>postgres</td>", page) and "verified (round trip" in page
 
 
-def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis):
+def test_redis_stopped_mid_batch_the_batch_still_completes(big_cluster, daphne_replicas, throwaway_redis,
+                                                           worker_processes):
     port, redis_proc = throwaway_redis
-    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, big_cluster, "redis",
+    a, on_b, ws, names = watch_on_a_run_on_b(daphne_replicas, worker_processes, big_cluster, "redis",
                                              **backend_env("redis", f"127.0.0.1:{port}"))
 
     def stop_redis(frames):

@@ -1,6 +1,12 @@
 """Run a batch on a cluster's nodes from the command line.
 
-Exit status: 0 every node succeeded, 1 otherwise, 2 bad arguments.
+On the embedded default (SQLite) the command runs its task itself, in this process, with the same worker code as
+everywhere (nothing else may run batches on that database meanwhile). On PostgreSQL it queues the task for the
+workers (``progress_worker``) and, with ``--wait``, follows it to the end; without ``--wait`` it prints the task
+id and exits 0.
+
+Exit status: 0 every node succeeded (or, without --wait on PostgreSQL, the task was queued), 1 otherwise, 2 bad
+arguments.
 """
 
 from __future__ import annotations
@@ -9,18 +15,23 @@ import asyncio
 import json
 import sys
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
+from kubenode import runtime
+from nodes import batches
+from nodes.models import Cluster
+from nodes.validation import ACTIONS
 from progress import services
-from progress.batch_follow import follow
+from progress.follow import follow
 from progress.models import ProgressTask
-from progress.runner import get_runner
 from progress.selectors import task_state
+from progress.worker import Worker
 from progress.writer import failed_nodes
 
-ACTIONS = services.ACTIONS
 # kubectl drain's options, named as nodes.validation.validate_action("drain") accepts them.
 DRAIN_DEFAULTS = {"ignore_daemonsets": False, "delete_emptydir_data": False, "force": False, "grace_period": -1,
                   "timeout": 300, "pod_selector": "", "disable_eviction": False, "skip_wait_for_delete_timeout": 0}
@@ -124,12 +135,12 @@ class Command(BaseCommand):
         target.add_argument("--nodes", help="comma-separated node names")
         target.add_argument("--selector", help="label selector, resolved at the start")
         target.add_argument("--all", action="store_true", dest="all_nodes")
-        parser.add_argument("--wait", action="store_true", help="follow the batch with a progress bar")
+        parser.add_argument("--wait", action="store_true",
+                            help="follow the batch to its end (a progress bar on a terminal); on PostgreSQL without "
+                                 "it the task is only queued")
         parser.add_argument("--json", action="store_true", help="print one JSON summary line at the end")
 
     def handle(self, *args, **opts):
-        from nodes.models import Cluster
-
         try:
             user = get_user_model().objects.get(username=opts["user"])
         except get_user_model().DoesNotExist:
@@ -140,37 +151,29 @@ class Command(BaseCommand):
             raise bad(f"no cluster {opts['cluster']!r}") from None
         check_drain_options(opts["action"], opts)
         params = build_params(opts["action"], opts)
-        limit = services.concurrency_limit(opts["action"])
+        limit = batches.concurrency_limit(opts["action"])
         if not 0 <= opts["concurrency"] <= limit:
             raise bad(f"--concurrency must be between 1 and {limit} for {opts['action']}")
         names = [n for n in (opts["nodes"] or "").split(",") if n.strip()] if opts["nodes"] is not None else None
         if opts["nodes"] is not None and not names:
             raise bad("--nodes needs at least one name")
+        embedded = connection.vendor == "sqlite"
         try:
-            task = services.create_task(user, cluster, opts["action"], params, names=names,
-                                        selector=opts["selector"], all_nodes=opts["all_nodes"],
-                                        concurrency=opts["concurrency"], submit=False)
-        except ValidationError as exc:
-            raise bad("; ".join(exc.messages)) from None
+            task = batches.start_batch(user, cluster, opts["action"], params, names=names,
+                                       selector=opts["selector"], all_nodes=opts["all_nodes"],
+                                       concurrency=opts["concurrency"], queued=not embedded)
+        except (ValidationError, PermissionDenied) as exc:
+            raise bad("; ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         except Exception as exc:  # noqa: BLE001 - e.g. the cluster cannot be reached to resolve targets
             raise bad(f"cannot start the batch: {exc}") from None
 
         show_bar = opts["wait"] and sys.stderr.isatty() and not opts["json"]
         if not opts["json"]:
             self.stderr.write(f"task {task.pk}: {opts['action']} on {task.total} node(s) of {cluster.name}")
-        runner = get_runner()
-
-        def on_frame(frame):
-            if show_bar:
-                self._bar(frame)
-
-        try:
-            asyncio.run(follow(task.pk, user.pk, on_frame, start=lambda: runner.submit(task.pk)))
-        except KeyboardInterrupt:
-            services.cancel_task(ProgressTask.objects.get(pk=task.pk))
-            runner.wait(task.pk, 30)
-        finally:
-            runner.shutdown(5)
+        if not embedded and not opts["wait"]:
+            self._queued(task, opts)
+            return
+        self._follow(task, user, show_bar, embedded)
         if show_bar:
             sys.stderr.write("\n")
         task.refresh_from_db()
@@ -185,6 +188,40 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {item['node']}: {item['error']}")
         if not (task.status == "succeeded" and task.succeeded == task.total):
             sys.exit(1)
+
+    def _queued(self, task, opts) -> None:
+        if opts["json"]:
+            self.stdout.write(json.dumps({"task": str(task.pk), "status": task.status, "total": task.total,
+                                          "succeeded": 0, "failed": 0, "failed_nodes": []}))
+        else:
+            self.stdout.write(f"queued: task {task.pk} ({task.total} node(s)); a worker runs it "
+                              f"(follow it with --wait, on the task page, or manage.py progress_stats)")
+
+    def _follow(self, task, user, show_bar: bool, embedded: bool) -> None:
+        """Embedded: run the task here with this process's own worker; otherwise follow the queued task."""
+        worker = None
+        if embedded:
+            runtime.set_role("command")
+            worker = Worker(name=f"{runtime.replica_id()}:node_batch", only_tasks=[task.pk], role="command")
+
+        def on_frame(frame):
+            if show_bar:
+                self._bar(frame)
+
+        def start():
+            if worker is not None:
+                services.queue_task(task)
+                worker.start()
+
+        try:
+            asyncio.run(follow(task.pk, user.pk, on_frame, start=start, listen=not embedded))
+        except KeyboardInterrupt:
+            services.cancel_task(ProgressTask.objects.get(pk=task.pk))
+            if worker is not None:
+                asyncio.run(follow(task.pk, user.pk, lambda frame: None))
+        finally:
+            if worker is not None:
+                worker.shutdown(float(settings.CONFIG["server.shutdown_grace"]))
 
     def _bar(self, frame):
         total = frame["total"] or 1

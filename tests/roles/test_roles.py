@@ -1,0 +1,198 @@
+"""The three roles as real processes on PostgreSQL: web processes that never run batches, worker processes that do.
+
+- A 2,000-node batch started from a page on web A and watched on web B while two of three workers share it: one
+  gets SIGTERM mid-batch (its nodes in flight finish, the rest is handed back), then, in a second batch, one is
+  killed with SIGKILL (its nodes are taken over once its lease expires and run again when they have no result).
+  Each batch ends `succeeded`, one audit entry per node, the client sees seq 1..N+1 once and one completion.
+- A task queued while no worker runs starts when one starts; a worker cut off from the database while a task is
+  queued finds it as soon as it reconnects (not at its safety poll); a page asked to start a batch while its own
+  database is unreachable records nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from nodes.models import AuditEntry
+from progress.models import MessageType, ProgressTarget, ProgressTask, TaskStatus
+from tests.progress.helpers import assert_rows_exact, until
+from tests.progress.test_live_daphne import Browserless, _user, open_ws, recv
+from tests.replicas.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(600)]
+
+FINAL = {"complete", "error", "cancelled", "interrupted"}
+NODES = 2000
+
+
+@pytest.fixture
+def cluster(kube_sim):
+    from nodes.roles import ensure_groups
+    from nodes.services import import_cluster
+
+    ensure_groups()
+    sim = kube_sim(nodes=NODES, latency_ms=2, seed=3)
+    cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
+    cluster.sim = sim
+    _user("ann", "operator")
+    return cluster
+
+
+def node_names(cluster) -> list[str]:
+    from nodes.selectors import list_nodes
+
+    return sorted(n.name for n in list_nodes(cluster))
+
+
+def start_from_page(client: Browserless, names: list[str], label: str, concurrency: int = 20) -> str:
+    response = client.post("/clusters/sim/nodes/action/", [("action", "label"), ("set", f"wave={label}"),
+                                                          ("targets", ",".join(names)),
+                                                          ("concurrency", str(concurrency)), ("confirm", "yes")])
+    return re.search(r"[?&]task=([0-9a-f-]{36})", response.geturl()).group(1)
+
+
+def messages_of(frame) -> list[dict]:
+    """The messages a WebSocket frame carries (one message, or several in one frame)."""
+    if isinstance(frame, list):
+        return frame
+    if isinstance(frame.get("messages"), list):
+        return frame["messages"]
+    return [frame]
+
+
+def watch(ws, task_id: str, on_message=None, timeout: float = 400) -> list[dict]:
+    """Every message of the task until its final one; any protocol error or message of another task fails."""
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not got or got[-1]["type"] not in FINAL:
+        frame = json.loads(ws.recv(timeout=max(1.0, deadline - time.monotonic())))
+        for message in messages_of(frame):
+            if message.get("type") == "snapshot":
+                continue
+            assert message.get("type") != "protocol_error", message
+            assert message["task"] == task_id, message
+            got.append(message)
+            if on_message is not None:
+                on_message(got)
+    return got
+
+
+def assert_delivered_once_and_recorded_once(frames: list[dict], task_id: str) -> ProgressTask:
+    task = ProgressTask.objects.get(pk=task_id)
+    assert task.status == TaskStatus.SUCCEEDED and task.succeeded == task.total == NODES
+    assert [f["seq"] for f in frames] == list(range(1, NODES + 2)), "a seq lost, repeated or out of order"
+    assert [f["type"] for f in frames].count("complete") == 1 and frames[-1]["type"] == "complete"
+    assert sorted(f["node"] for f in frames if f["type"] == "progress") == sorted(task.nodes)
+    rows = assert_rows_exact(task)
+    assert rows[-1].type == MessageType.COMPLETE
+    audited = list(AuditEntry.objects.filter(task_id=task_id).values_list("node", flat=True))
+    assert sorted(audited) == sorted(task.nodes), "every node labelled once, on record"
+    return task
+
+
+def test_two_webs_three_workers_sigterm_then_sigkill_mid_batch(cluster, roles):
+    running = roles(webs=2, workers=3, concurrency=6, lease=3, WORKER_SHUTDOWN_GRACE="60")
+    web_a, web_b = running.webs
+    one, two, three = running.workers
+    names = node_names(cluster)
+    on_a, on_b = Browserless(web_a.http_url), Browserless(web_b.http_url)
+    on_a.login("ann", "secret-pw")
+    ws = open_ws(web_b, on_b.login("ann", "secret-pw"))
+    assert recv(ws)["type"] == "snapshot"
+
+    # 1. SIGTERM: worker-1 finishes its nodes in flight, hands the rest back, exits 0; the others finish
+    def sigterm_when_busy(got):
+        if len(got) == 300:
+            assert ProgressTarget.objects.filter(task_id=task_id, worker=one.name, done=False).exists()
+            one.process.send_signal(15)
+
+    task_id = start_from_page(on_a, names, "one")
+    frames = watch(ws, task_id, sigterm_when_busy)
+    assert one.process.wait(60) == 0
+    task = assert_delivered_once_and_recorded_once(frames, task_id)
+    claimers = set(ProgressTarget.objects.filter(task=task).values_list("worker", flat=True))
+    assert claimers == {one.name, two.name, three.name}  # all three shared it
+    assert "handed back" in one.log() or "stopped in" in one.log()
+
+    # 2. SIGKILL: worker-2 dies with nodes claimed; after its lease (3 s) worker-3 takes them over
+    killed: list[int] = []
+
+    def sigkill_when_busy(got):
+        if len(got) == 300 and not killed:
+            held = ProgressTarget.objects.filter(task_id=task_id, worker=two.name, done=False).count()
+            assert held > 0
+            killed.append(held)
+            two.kill()
+
+    task_id = start_from_page(on_a, names, "two")
+    frames = watch(ws, task_id, sigkill_when_busy)
+    assert two.process.returncode == -9
+    task = assert_delivered_once_and_recorded_once(frames, task_id)
+    assert task.owner == three.name
+    taken = ProgressTarget.objects.filter(task=task, worker=three.name).count()
+    assert taken > NODES // 2 - killed[0]
+    assert re.search(r"taken over by worker-3|go back to the queue", three.log())
+    metrics = three.metrics()
+    assert re.search(r"^kubenode_worker_takeovers_total [1-9]", metrics, re.M), metrics[-2000:]
+    ws.close()
+
+
+def test_queued_with_no_worker_then_a_worker_cut_off_from_the_database_finds_work_when_it_reconnects(
+        kube_sim, roles, worker_processes, test_database_env):
+    from nodes.roles import ensure_groups
+    from nodes.services import import_cluster
+
+    ensure_groups()
+    sim = kube_sim(nodes=30, latency_ms=2)
+    cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
+    _user("ann", "operator")
+    running = roles(webs=1, workers=0)
+    web = running.webs[0]
+    client = Browserless(web.http_url)
+    client.login("ann", "secret-pw")
+    names = node_names(cluster)
+
+    # 1. no worker: the task waits, queued
+    first = start_from_page(client, names[:10], "queued")
+    time.sleep(2)
+    assert ProgressTask.objects.get(pk=first).status == TaskStatus.PENDING
+
+    # a worker whose database connections go through a proxy; its safety poll is ten minutes
+    real = (test_database_env["DB_HOST"], int(test_database_env["DB_PORT"]))
+    proxy = TcpProxy(real).start()
+    worker = worker_processes("w-proxied", DB_HOST="127.0.0.1", DB_PORT=str(proxy.port),
+                              PROGRESS_SAFETY_POLL_INTERVAL="600000")
+    assert until(lambda: (t := ProgressTask.objects.get(pk=first)).is_finished and t, 60).status == \
+        TaskStatus.SUCCEEDED
+
+    # 2. the worker loses the database; a task is queued meanwhile (its doorbell never reaches the worker)
+    port = proxy.port
+    proxy.stop()
+    until(lambda: "worker doorbell (postgres) lost" in worker.log(), 30, what="the worker noticing")
+    second = start_from_page(client, names[10:20], "while-cut-off")
+    time.sleep(2)
+    assert ProgressTask.objects.get(pk=second).status == TaskStatus.PENDING
+    proxy = TcpProxy(real, port=port).start()
+    try:
+        # found on reconnect, long before the ten-minute safety poll
+        task = until(lambda: (t := ProgressTask.objects.get(pk=second)).is_finished and t, 90)
+        assert task.status == TaskStatus.SUCCEEDED and task.owner == "w-proxied"
+        assert re.search(r'^kubenode_worker_wakeups_total\{source="reconnect"\} [2-9]', worker.metrics(), re.M)
+    finally:
+        worker.stop()
+        proxy.stop()
+
+    # 3. the web process's own database is unreachable: the page says so and nothing is recorded
+    web_proxy = TcpProxy(real).start()
+    cut = roles(webs=1, workers=0, DB_HOST="127.0.0.1", DB_PORT=str(web_proxy.port)).webs[0]
+    cut_client = Browserless(cut.http_url)
+    cut_client.login("ann", "secret-pw")
+    web_proxy.stop()
+    before = ProgressTask.objects.count()
+    with pytest.raises(Exception):  # noqa: B017 - an error page (urllib raises HTTPError for it)
+        start_from_page(cut_client, names[20:], "cut")
+    assert ProgressTask.objects.count() == before
