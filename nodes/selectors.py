@@ -222,7 +222,7 @@ class NodeList(list):
 
     def derived(self, items) -> "NodeList":
         out = NodeList(items)
-        out.__dict__.update(self.__dict__)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if not k.startswith("_")})  # memos stay
         return out
 
 

@@ -8,6 +8,8 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import reverse
 
 from kubenode import access
@@ -19,7 +21,7 @@ from .models import AuditEntry, Cluster, LabelTaintTemplate
 PAGE_SIZES = (25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 100
 NAME_COLUMN = (("name", "Name", "name"),)
-NODE_ACTIONS_TEMPLATES = ("nodes/_node_actions.html", "nodes/_no_node_actions.html")
+NODE_ACTIONS_TEMPLATE = "nodes/_node_actions.html"  # the per-node action menu, when there is one
 
 
 def list_params(g) -> dict:
@@ -79,6 +81,33 @@ def _task_id(value: str) -> str:
         return ""
 
 
+def _actions_template():
+    """The per-node action menu's template (looked up once per page, not once per row), or None."""
+    try:
+        return get_template(NODE_ACTIONS_TEMPLATE)
+    except TemplateDoesNotExist:
+        return None
+
+
+def _filtered(every, f: dict) -> list:
+    """The nodes matching the filters, in the sort order; kept on the (shared) node list for the next page read
+    with the same filters and sort. Raises ValidationError for an invalid selector."""
+    key = tuple(f[k] for k in ("q", "selector", "status", "role", "taint", "sort"))
+    memo = every.__dict__.setdefault("_filtered", {})
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    keep = selectors.node_filter(q=f["q"], status=f["status"], role=f["role"], taint=f["taint"],
+                                 selector=f["selector"])
+    nodes = [n for n in every if keep(n)]
+    if f["sort"] != "name":  # the list is sorted by name already
+        nodes = selectors.sort_nodes(nodes, f["sort"])
+    if len(memo) > 32:
+        memo.clear()
+    memo[key] = nodes
+    return nodes
+
+
 def _live_state(cluster) -> str:
     w = watch.get(cluster)
     return w.state if w is not None else ""
@@ -94,13 +123,9 @@ def node_list(request, cluster):
     except KubeError as exc:
         error = f"Cluster {cluster.name} could not be read: {exc}"
     try:
-        keep = selectors.node_filter(q=f["q"], status=f["status"], role=f["role"], taint=f["taint"],
-                                     selector=f["selector"])
-        nodes = [n for n in every if keep(n)]
+        nodes = _filtered(every, f)
     except ValidationError as exc:
         error = f"Invalid label selector: {'; '.join(exc.messages)}"
-    if f["sort"] != "name":  # the list is sorted by name already
-        nodes = selectors.sort_nodes(nodes, f["sort"])
     page = Paginator(nodes, f["per_page"]).get_page(g.get("page"))
     ctx = {
         "cluster": cluster, "page": page, "total": len(nodes), "error": error, "pods_error": every.pods_error,
@@ -114,7 +139,7 @@ def node_list(request, cluster):
         "headers": _headers(g, f["sort"], NAME_COLUMN + display.COLUMNS),
         "status_links": _status_links(g, every.counts), "columns_key": "cluster",
         "rows": [{"node": n, "cluster": cluster} for n in page],
-        "page_sizes": PAGE_SIZES, "node_actions_templates": NODE_ACTIONS_TEMPLATES,
+        "page_sizes": PAGE_SIZES, "node_actions_template": _actions_template(),
         "live": {"cluster": cluster.name, "version": every.live_version, "state": _live_state(cluster),
                  "filter": {k: f[k] for k in ("q", "selector", "status", "role", "taint")}},
     }
@@ -180,7 +205,7 @@ def node_detail(request, cluster, name):
     return render(request, template, {
         "cluster": cluster, "name": name, "node": node, "detail": detail, "audit": audit,
         "cells": display.safe_cells(node), "actions": access.allowed_actions(request.user),
-        "node_actions_templates": NODE_ACTIONS_TEMPLATES,
+        "node_actions_template": _actions_template(),
         "live": {"cluster": cluster.name, "node": name, "version": live.version if live else None,
                  "state": live.state if live else "",
                  "filter": {"q": "", "selector": "", "status": "", "role": "", "taint": ""}},

@@ -17,8 +17,11 @@ def label_chips(labels: dict):
 
 @register.filter
 def cells(node) -> dict:
-    """HTML of every column of a node table row."""
-    return display.safe_cells(node)
+    """HTML of every column of a node table row; kept on the (shared, never modified) NodeInfo once made."""
+    made = node.__dict__.get("_cells")
+    if made is None:
+        made = node.__dict__["_cells"] = display.safe_cells(node)
+    return made
 
 
 @register.filter
