@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from html import escape
 
@@ -150,6 +151,24 @@ def age_text(seconds) -> str:
         if s >= size:
             return f"{s // size}{unit}"
     return f"{max(s, 0)}s"
+
+
+def parse_time(value):
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def time_html(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    ago = age_text((datetime.now(UTC) - moment).total_seconds())
+    return (f'<time datetime="{moment.strftime("%Y-%m-%dT%H:%M:%SZ")}" title="{ago} ago">'
+            f'{moment.strftime("%Y-%m-%d %H:%M:%S")} UTC</time>')
 
 
 def age_cell(n) -> str:

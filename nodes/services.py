@@ -156,7 +156,7 @@ def remove_cluster(user, cluster: Cluster, *, active_batches: int = 0) -> None:
     (the caller counts them in the task engine). Its audit records and finished tasks stay (they name it)."""
     access.require_manage_clusters(user)
     if active_batches:
-        raise ValidationError(f"{active_batches} batch{'es' if active_batches != 1 else ''} of cluster "
+        raise ValidationError(f"{active_batches} task{'s' if active_batches != 1 else ''} of cluster "
                               f"{cluster.name} {'are' if active_batches != 1 else 'is'} pending or running: cancel "
                               f"or wait for {'them' if active_batches != 1 else 'it'} first")
     name = cluster.name

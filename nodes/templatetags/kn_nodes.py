@@ -1,4 +1,5 @@
 """Filters of the node pages. Cells are made in Python once per row (nodes.display), shared with live updates."""
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 from django import template
@@ -31,9 +32,26 @@ def age(seconds):
 
 
 @register.filter
+def age_of(moment):
+    """kubectl's short age of a datetime."""
+    moment = display.parse_time(moment)
+    return display.age_text((datetime.now(UTC) - moment).total_seconds()) if moment else ""
+
+
+@register.filter
 def without(query: str, key: str) -> str:
     """A query string without `key`."""
     return urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != key])
+
+
+@register.filter
+def when(value):
+    """A Kubernetes timestamp (ISO string or datetime) as the pages show every time: 2026-01-31 14:05:09 UTC in a
+    <time> element whose title says how long ago."""
+    moment = display.parse_time(value)
+    if moment is None:
+        return "—"
+    return mark_safe(display.time_html(moment))  # noqa: S308 - built from a datetime
 
 
 @register.filter
