@@ -414,7 +414,8 @@ def sort_nodes(nodes, sort: str) -> list:
 # moves pods happened in the cluster since it was filled: a drain (even a failed one may have evicted some pods)
 # or a taint that puts a NoExecute taint on a node. Labels, other taints, cordon and uncordon move no pod: after
 # them the node list is read again, the pod counts are not. Pods that come and go without such a mutation of ours
-# show within POD_CACHE_SECONDS.
+# show within POD_CACHE_SECONDS (older counts are still shown, up to POD_STALE_SECONDS, while a background read
+# replaces them: a page read never waits for the pods of a large cluster just because time passed).
 #
 # Usage (metrics.k8s.io): cluster -> usage by node, used while younger than METRICS_CACHE_SECONDS; older ones are
 # still shown (up to METRICS_STALE_SECONDS) while a background read replaces them.
@@ -424,6 +425,7 @@ def sort_nodes(nodes, sort: str) -> list:
 NODE_CACHE_SECONDS = 10.0
 NODE_CACHE_ENTRIES = 4
 POD_CACHE_SECONDS = 30.0
+POD_STALE_SECONDS = 120.0  # older counts are shown while a background read replaces them, up to this age
 METRICS_CACHE_SECONDS = 15.0
 METRICS_STALE_SECONDS = 120.0
 METRICS_ABSENT_SECONDS = 300.0  # a cluster without metrics-server is asked again after this
@@ -431,6 +433,7 @@ _cache: dict[tuple, tuple[float, object, NodeList]] = {}
 _pod_cache: dict[tuple, tuple[float, object, PodLoad]] = {}  # cluster key -> (filled at, mark, pods)
 _metrics_cache: dict[tuple, tuple[float, dict | None, str]] = {}  # cluster key -> (read at, usage, error)
 _metrics_refreshing: set = set()
+_pods_refreshing: set = set()
 _views: dict[tuple, tuple] = {}  # cluster key -> (sources, the NodeList made from them, the sources)
 _cache_lock = threading.Lock()
 _marks: dict[tuple, object] = {}  # cluster key -> the mutation mark of the last read
@@ -468,7 +471,7 @@ def _cached_pods(cluster, mark, now: float) -> PodLoad | None:
     key = _cluster_key(cluster)
     with _cache_lock:
         hit = _pod_cache.get(key)
-    if hit is None or now - hit[0] >= POD_CACHE_SECONDS:
+    if hit is None or now - hit[0] >= POD_STALE_SECONDS:
         return None
     filled, seen, pods = hit
     if seen != mark:
@@ -481,7 +484,26 @@ def _cached_pods(cluster, mark, now: float) -> PodLoad | None:
                     _pod_cache[key] = (filled, mark, pods)
         if moved:
             return None
+    if now - filled >= POD_CACHE_SECONDS:  # old, but no mutation of ours moved a pod: shown while read again
+        with _cache_lock:
+            start = key not in _pods_refreshing
+            _pods_refreshing.add(key)
+        if start:
+            threading.Thread(target=_refresh_pods, args=(cluster, key, mark), name="pod-counts",
+                             daemon=True).start()
     return pods
+
+
+def _refresh_pods(cluster, key, mark) -> None:
+    try:
+        pods = _read_pods(kube_client.for_cluster(cluster))
+        with _cache_lock:
+            _pod_cache[key] = (time.monotonic(), mark, pods)
+    except KubeError as exc:
+        log.warning("pod counts of cluster %s: %s", cluster.name, exc)
+    finally:
+        with _cache_lock:
+            _pods_refreshing.discard(key)
 
 
 def _read_usage(cluster, key) -> tuple[float, dict | None, str]:

@@ -9,6 +9,7 @@ What is read is observed in the simulator's own request log (it logs each reques
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,11 +157,31 @@ def test_pod_counts_are_read_again_when_they_expire(sim, monkeypatch):
     assert next(n for n in nodes if n.name == node).labels["probe"] == "1"
     assert sim.reads.since_last() == {"nodes": 0, "pods": 0}
     monkeypatch.setattr(selectors, "POD_CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(selectors, "POD_STALE_SECONDS", 0.0)  # no stale counts shown while they are read again
     selectors.invalidate_nodes(sim.cluster)
     nodes = selectors.cached_nodes(sim.cluster)
     assert sim.reads.since_last() == {"nodes": 0, "pods": 1}
     assert next(n for n in nodes if n.name == node).pod_count == before + 1
     assert shown(nodes) == expected(sim.api, nodes)
+
+
+def test_old_pod_counts_are_shown_while_they_are_read_again(sim, monkeypatch):
+    nodes = selectors.cached_nodes(sim.cluster)
+    node = busy_worker(sim.api)
+    before = next(n for n in nodes if n.name == node).pod_count
+    sim.api.create_namespaced_pod("default", {
+        "metadata": {"name": "stale-probe"},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.local/toolbox:1.0"}]},
+        "status": {"phase": "Pending"}})
+    monkeypatch.setattr(selectors, "POD_CACHE_SECONDS", 0.0)
+    sim.reads.since_last()
+    nodes = selectors.cached_nodes(sim.cluster)  # old counts at once, a read in the background
+    assert next(n for n in nodes if n.name == node).pod_count == before
+    deadline = time.monotonic() + 10
+    while next(n for n in selectors.cached_nodes(sim.cluster) if n.name == node).pod_count != before + 1:
+        assert time.monotonic() < deadline, "the counts were not read again"
+        time.sleep(0.05)
+    assert sim.reads.since_last()["nodes"] == 0
 
 
 class PodsForbidden(ThreadingHTTPServer):
