@@ -145,19 +145,20 @@ class ClusterWatch:
     def _replace_all(self, items: list, resource_version: str) -> None:
         infos = {n.name: n for n in (self._node_info(o) for o in items)}
         with self.lock:
-            for name in self.nodes:
-                if name not in infos:
-                    self._dirty[name] = None
-            for name, info in infos.items():
-                old = self.nodes.get(name)
-                if old is None or old.resource_version != info.resource_version:
-                    self._dirty[name] = info
             had = self.synced.is_set()
+            if had:  # a relist: what changed meanwhile is one batch
+                for name in self.nodes:
+                    if name not in infos:
+                        self._dirty[name] = None
+                for name, info in infos.items():
+                    old = self.nodes.get(name)
+                    if old is None or old.resource_version != info.resource_version:
+                        self._dirty[name] = info
             self.nodes = infos
             self.resource_version = resource_version
             self.version += 1
             self.last_activity = time.monotonic()
-            self._resync = self._resync or had
+            self._resync = True  # pages made before this list read themselves again, once
             self.synced.set()
         self._schedule()
 
