@@ -70,7 +70,7 @@ class Sim:
 
 
 def start_sim(nodes: int, latency_ms: int = 0, extra: tuple[str, ...] = (), env: dict | None = None) -> Sim:
-    require_paths("nodes/management/commands/kube_sim.py")
+    require_paths("kubesim/management/commands/kube_sim.py")
     workdir = tempfile.TemporaryDirectory(prefix="kubenode-bench-sim-")
     kubeconfig = Path(workdir.name) / "kubeconfig"
     port = free_port()

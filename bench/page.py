@@ -10,7 +10,8 @@ kubectl shows in an open node list, and how many Kubernetes watches 100 open nod
   started, the page made. Each node list read also reads the pods for the Pods and requests columns.
 - live: a WebSocket client of the replica subscribes as an open node list does (`nodes.watch`); `kubectl label node`
   runs; the time from starting kubectl to the frame carrying the changed row (kubectl's own run time is the floor).
-- fan-out: 100 such subscribers of one cluster; the replica's /metrics says how many node watches it started.
+- fan-out: 100 such subscribers of a cluster the replica has not read yet; its /metrics says how many node watches
+  it started for them.
 
 The page's URL is looked up by name in nodes/urls.py (``nodes:node_list``).
 """
@@ -95,15 +96,22 @@ async def _live(replica, cookie: str, sim, samples: int) -> dict:
                     break
     finally:
         await ws.close()
-    viewers = await asyncio.gather(*(_subscribe(replica, cookie, "bench", names[:20]) for _ in range(VIEWERS)))
-    metrics = await asyncio.to_thread(lambda: urllib.request.urlopen(  # noqa: S310 - loopback only
-        replica.http_url + "/metrics", timeout=30).read().decode())
+    before = await asyncio.to_thread(_watches_started, replica)
+    # 100 node lists of a cluster nobody has opened yet in this replica
+    viewers = await asyncio.gather(*(_subscribe(replica, cookie, "bench-viewers", names[:20])
+                                     for _ in range(VIEWERS)))
+    after = await asyncio.to_thread(_watches_started, replica)
     for v in viewers:
         await v.close()
-    started = re.search(r"^kubenode_node_watches_started_total (\S+)", metrics, re.M)
     return {"kubectl_to_row_ms": _median_ms(delays), "kubectl_to_row_max_ms": round(max(delays) * 1000, 1),
             "kubectl_run_ms": _median_ms(kubectl_runs), "samples": len(delays),
-            "viewers": VIEWERS, "watches_started": float(started.group(1)) if started else None}
+            "viewers": VIEWERS, "watches_started": None if after is None else after - before}
+
+
+def _watches_started(replica) -> float | None:
+    metrics = urllib.request.urlopen(replica.http_url + "/metrics", timeout=30).read().decode()  # noqa: S310
+    found = re.search(r"^kubenode_node_watches_started_total (\S+)", metrics, re.M)
+    return float(found.group(1)) if found else None
 
 
 def run(quick: bool = False) -> dict:
@@ -112,6 +120,7 @@ def run(quick: bool = False) -> dict:
     cold_samples = COLD_SAMPLES_QUICK if quick else COLD_SAMPLES
     with start_sim(nodes) as sim, kubenode_stack("page") as stack:
         import_cluster(stack, sim, "bench")
+        import_cluster(stack, sim, "bench-viewers")
         for i in range(cold_samples):
             import_cluster(stack, sim, f"bench-cold-{i}")
         out = manage(stack.env("memory"), "shell", "-c", FIND_URL)

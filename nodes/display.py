@@ -97,6 +97,8 @@ def memory_cell(n) -> str:
 
 def pods_cell(n) -> str:
     if n.pod_count is None:
+        if n.pods_pending:
+            return '<span title="being read: the counts follow in a moment">…</span>'
         return '<span title="pods could not be read">?</span>'
     if n.pods_allocatable:
         return f'<span>{n.pod_count}<span class="kn-muted"> / {n.pods_allocatable}</span></span>'

@@ -73,6 +73,7 @@ class NodeInfo:
     # from metrics.k8s.io (None when the cluster has no metrics API or has no sample of this node)
     cpu_usage: float | None = None
     memory_usage: float | None = None
+    pods_pending: bool = False  # pod_count and requests are being read
 
     @property
     def finished_pod_count(self) -> int:
@@ -214,6 +215,7 @@ class NodeList(list):
     pod_counts: dict[str, int] | None = None
     pod_load: dict[str, dict] | None = None
     pods_error: str = ""
+    pods_pending: bool = False  # the pods are being read: their counts follow
     has_metrics: bool | None = None
     metrics_error: str = ""
     resource_version: str = ""
@@ -426,6 +428,7 @@ NODE_CACHE_SECONDS = 10.0
 NODE_CACHE_ENTRIES = 4
 POD_CACHE_SECONDS = 30.0
 POD_STALE_SECONDS = 120.0  # older counts are shown while a background read replaces them, up to this age
+POD_WAIT_NODES = 1000  # larger clusters' pages do not wait for their pods: the counts follow (live) when read
 METRICS_CACHE_SECONDS = 15.0
 METRICS_STALE_SECONDS = 120.0
 METRICS_ABSENT_SECONDS = 300.0  # a cluster without metrics-server is asked again after this
@@ -433,7 +436,6 @@ _cache: dict[tuple, tuple[float, object, NodeList]] = {}
 _pod_cache: dict[tuple, tuple[float, object, PodLoad]] = {}  # cluster key -> (filled at, mark, pods)
 _metrics_cache: dict[tuple, tuple[float, dict | None, str]] = {}  # cluster key -> (read at, usage, error)
 _metrics_refreshing: set = set()
-_pods_refreshing: set = set()
 _views: dict[tuple, tuple] = {}  # cluster key -> (sources, the NodeList made from them, the sources)
 _cache_lock = threading.Lock()
 _marks: dict[tuple, object] = {}  # cluster key -> the mutation mark of the last read
@@ -485,25 +487,47 @@ def _cached_pods(cluster, mark, now: float) -> PodLoad | None:
         if moved:
             return None
     if now - filled >= POD_CACHE_SECONDS:  # old, but no mutation of ours moved a pod: shown while read again
-        with _cache_lock:
-            start = key not in _pods_refreshing
-            _pods_refreshing.add(key)
-        if start:
-            threading.Thread(target=_refresh_pods, args=(cluster, key, mark), name="pod-counts",
-                             daemon=True).start()
+        _pods_read(cluster, key, mark).add_done_callback(lambda _f: _nudge(cluster))
     return pods
 
 
-def _refresh_pods(cluster, key, mark) -> None:
+_pod_reader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pod-counts")
+_pod_reads: dict[tuple, object] = {}  # cluster key -> the Future of the read under way
+_pod_errors: dict[tuple, str] = {}  # cluster key -> why the last read failed
+
+
+def _pods_read(cluster, key, mark):
+    """The read of the pods of `cluster` under way, or a new one (one at a time per cluster); its result is cached
+    as soon as it is there, with the mark seen before it started."""
+    with _cache_lock:
+        future = _pod_reads.get(key)
+        if future is not None:
+            return future
+        future = _pod_reads[key] = _pod_reader.submit(_read_pods_of, cluster, key, mark)
+    return future
+
+
+def _read_pods_of(cluster, key, mark) -> PodLoad:
     try:
         pods = _read_pods(kube_client.for_cluster(cluster))
-        with _cache_lock:
-            _pod_cache[key] = (time.monotonic(), mark, pods)
     except KubeError as exc:
         log.warning("pod counts of cluster %s: %s", cluster.name, exc)
-    finally:
         with _cache_lock:
-            _pods_refreshing.discard(key)
+            _pod_errors[key] = f"pods could not be read: {exc}"
+            _pod_reads.pop(key, None)
+        raise
+    with _cache_lock:
+        _pod_cache[key] = (time.monotonic(), mark, pods)
+        _pod_errors.pop(key, None)
+        _pod_reads.pop(key, None)
+    return pods
+
+
+def _nudge(cluster) -> None:
+    """Tell the open pages of `cluster` to read themselves again (pod counts arrived)."""
+    live = watch.get(cluster)
+    if live is not None:
+        live.nudge()
 
 
 def _read_usage(cluster, key) -> tuple[float, dict | None, str]:
@@ -560,6 +584,7 @@ def _every_node(cluster) -> NodeList:
         previous = _marks.get(key, mark)
         _marks[key] = mark
     pods = _cached_pods(cluster, mark, now)
+    pods_future = _pods_read(cluster, key, mark) if pods is None else None
     live = watch.get(cluster)
     pool = ThreadPoolExecutor(max_workers=3)
     try:
@@ -571,12 +596,6 @@ def _every_node(cluster) -> NodeList:
             version, base, rv = live.snapshot()
             base = NodeList(base)
             base.resource_version = rv
-            pods_error = ""
-            if pods is None:
-                try:
-                    pods = _read_pods(kube_client.for_cluster(cluster))
-                except KubeError as exc:
-                    pods_error = f"pods could not be read: {exc}"
             source = ("watch", version)
         else:
             with _cache_lock:
@@ -584,31 +603,35 @@ def _every_node(cluster) -> NodeList:
             if hit is not None and now - hit[0] < NODE_CACHE_SECONDS and hit[1] == mark:
                 listed = hit[2]
             else:
-                listed = list_nodes(cluster, with_pod_counts=True, known_pods=pods)
+                listed = list_nodes(cluster)
                 with _cache_lock:
                     _cache[key] = (now, mark, listed)
                     while len(_cache) > NODE_CACHE_ENTRIES:
                         _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
                 _feed_watch(cluster, live, listed)
-            base, pods_error = listed, listed.pods_error
-            if pods is None and listed.pod_counts is not None:
-                pods = PodLoad(listed.pod_counts, listed.pod_load)
+            base = listed
             version, source = 0, ("list", id(listed))
             live = watch.get(cluster)
             if live is not None and live.synced.is_set() and live.resource_version == listed.resource_version:
                 version = live.version  # the watch starts from this very list
                 source = ("watch", version)
+        pods_error, pending = "", False
+        if pods_future is not None:
+            if len(base) <= POD_WAIT_NODES:
+                try:
+                    pods = pods_future.result()
+                except KubeError as exc:
+                    pods_error = f"pods could not be read: {exc}"
+            else:
+                with _cache_lock:
+                    pods_error = _pod_errors.get(key, "")
+                pending = not pods_error
+                pods_future.add_done_callback(lambda _f: _nudge(cluster))
         if usage_future is not None:
             usage = usage_future.result()
     finally:
         pool.shutdown(wait=False)
-    if pods is not None:
-        with _cache_lock:
-            current = _pod_cache.get(key)
-            if current is None or current[2] is not pods:
-                if current is None or now - current[0] >= POD_CACHE_SECONDS or current[1] != mark:
-                    _pod_cache[key] = (now, mark, pods)
-    return _view(key, base, source, pods, pods_error, usage, live, version)
+    return _view(key, base, source, pods, pods_error, usage, live, version, pending)
 
 
 CATCH_UP_NODES = 20
@@ -666,17 +689,22 @@ def _feed_watch(cluster, live, listed: NodeList) -> None:
         live.merge(listed, listed.resource_version)
 
 
-def _view(key, base, source, pods: PodLoad | None, pods_error: str, usage_entry, live, version) -> NodeList:
+def _view(key, base, source, pods: PodLoad | None, pods_error: str, usage_entry, live, version,
+          pods_pending: bool = False) -> NodeList:
     """The nodes as pages show them: copies of the base NodeInfos with pod counts, requests and usage; one per
     (nodes, pods, usage) combination, kept until one of them changes."""
     usage = usage_entry[1] if usage_entry else None
-    sources = (source, id(pods), id(usage_entry))
+    sources = (source, id(pods), id(usage_entry), pods_error, pods_pending)
     with _cache_lock:
         hit = _views.get(key)
     if hit is not None and hit[0] == sources:
         return hit[1]
     out = NodeList(copy.copy(n) for n in base)
     _apply_pods(out, pods)
+    if pods is None and pods_pending:
+        for n in out:
+            n.pods_pending = True
+    out.pods_pending = pods_pending
     _apply_usage(out, usage)
     out.resource_version = getattr(base, "resource_version", "")
     out.pods_error = pods_error
@@ -724,6 +752,7 @@ def invalidate_nodes(cluster=None) -> None:
         if cluster is None:
             _pod_cache.clear()
             _metrics_cache.clear()
+            _pod_errors.clear()
             _views.clear()
             _marks.clear()
     if cluster is None:

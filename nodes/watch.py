@@ -179,6 +179,13 @@ class ClusterWatch:
             self.version += 1
         self._schedule()
 
+    def nudge(self) -> None:
+        """Something pages show besides the nodes changed (pod counts arrived): they read themselves again."""
+        with self.lock:
+            self._resync = True
+            self.version += 1
+        self._schedule(now=True)
+
     def _apply(self, event: dict) -> None:
         kind = event.get("type")
         obj = event.get("object") or {}

@@ -32,8 +32,11 @@
                                     function (tr) { return tr.dataset.node; });
   }
   function send(frame) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame)); }
-  function subscribe() {
-    var frame = { type: "nodes.watch", cluster: cfg.cluster, version: version };
+  function subscribe(afterRefresh) {
+    // the page's version is sent when it was made before this subscription (a load, a reconnect): the server says
+    // "resync" if the watch has moved on since; after reading the table again the table is current already
+    var frame = { type: "nodes.watch", cluster: cfg.cluster };
+    if (!afterRefresh && version !== null && version !== undefined) frame.version = version;
     if (cfg.node) frame.node = cfg.node; else { frame.names = names(); frame.filter = cfg.filter; }
     send(frame);
   }
@@ -137,7 +140,7 @@
           if (fresh.dataset.version) version = parseInt(fresh.dataset.version, 10) || version;
           restoreState(fresh, kept);
           if (window.KubenodeTable) window.KubenodeTable.apply();
-          subscribe();
+          subscribe(true);
         }
       })
       .catch(function () { /* the next change or reconnect tries again */ })
@@ -147,7 +150,7 @@
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     try { ws = new WebSocket(proto + location.host + "/ws/progress/"); } catch (e) { retry(); return; }
-    ws.onopen = function () { backoff = 1000; subscribe(); };
+    ws.onopen = function () { backoff = 1000; subscribe(false); };
     ws.onmessage = function (ev) {
       var frame;
       try { frame = JSON.parse(ev.data); } catch (e) { return; }

@@ -169,3 +169,23 @@ def test_100_open_node_lists_of_one_cluster_cost_one_watch(kube_sim, daphne_repl
         for ws in sockets:
             ws.close()
     assert _watch_requests(sim) == 1, "100 viewers must share one watch"
+
+
+def test_a_large_clusters_page_does_not_wait_for_its_pods_and_is_told_when_they_are_there(sim, client, monkeypatch):
+    monkeypatch.setattr(selectors, "POD_WAIT_NODES", 5)  # 12 nodes stand for 5,000
+    user = User.objects.create_user("v2", password="pw")
+    client.force_login(user)
+    w = watch.ensure(sim.cluster, selectors.node_info)  # a node list is open already
+    got = Collector()
+    w.subscribe(got)
+    _wait(lambda: w.state == "live" and got.batches, what="the watch's first list")
+    got.batches.clear()
+    r = client.get("/clusters/watched/nodes/")
+    html = r.content.decode()
+    assert all(n.pod_count is None and n.pods_pending for n in r.context["page"])
+    assert "pod counts and requests follow in a moment" in html
+    assert 'title="being read: the counts follow in a moment">…</span>' in html
+    _wait(lambda: selectors.cached_nodes(sim.cluster)[0].pod_count is not None, what="the pod counts")
+    _wait(lambda: any(b.resync for b in got.batches), what="the open pages told to read themselves again")
+    r = client.get("/clusters/watched/nodes/")
+    assert all(n.pod_count is not None for n in r.context["page"]) and "follow in a moment" not in r.content.decode()
