@@ -584,7 +584,6 @@ def _every_node(cluster) -> NodeList:
         previous = _marks.get(key, mark)
         _marks[key] = mark
     pods = _cached_pods(cluster, mark, now)
-    pods_future = _pods_read(cluster, key, mark) if pods is None else None
     live = watch.get(cluster)
     pool = ThreadPoolExecutor(max_workers=3)
     try:
@@ -616,7 +615,8 @@ def _every_node(cluster) -> NodeList:
                 version = live.version  # the watch starts from this very list
                 source = ("watch", version)
         pods_error, pending = "", False
-        if pods_future is not None:
+        if pods is None:  # read after the nodes: a large cluster's pods must not slow its node list down
+            pods_future = _pods_read(cluster, key, mark)
             if len(base) <= POD_WAIT_NODES:
                 try:
                     pods = pods_future.result()
