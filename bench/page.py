@@ -135,6 +135,7 @@ def run(quick: bool = False) -> dict:
         first, status, size = _get(url, stack.cookie)
         if status != 200:
             raise Unavailable(f"GET {path} answered {status}")
+        time.sleep(COLD_PAUSE)  # warm: the cluster's pods and usage have been read (after its first page)
         times = [_get(url, stack.cookie)[0] for _ in range(samples)]
         filtered = [_get(url + "?q=worker-1&page=3", stack.cookie)[0] for _ in range(samples)]
         by_pods = [_get(url + "?sort=pods", stack.cookie)[0] for _ in range(samples)]
