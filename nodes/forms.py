@@ -1,42 +1,152 @@
-"""Forms of the operator pages: label and taint templates."""
+"""Forms of the operator pages, the command line and the API: a batch of node actions, and label/taint templates.
+
+One syntax everywhere, parsed by the functions here: labels `key=value`, label keys `key`, taints kubectl's
+`key=value:Effect` (`key:Effect` without a value; an effect is required to add one; to remove one `key`,
+`key:Effect` or kubectl's `key:Effect-`). Items are separated by commas or new lines. Every bad item is reported,
+each with what is wrong with it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
+from . import batches, selectors
+from .batches import concurrency_limit
 from .models import LabelTaintTemplate
-from .validation import EFFECTS
+from .validation import (
+    ACTIONS,
+    DRAIN_DEFAULTS,
+    EFFECTS,
+    is_reserved,
+    label_value_error,
+    qualified_name_error,
+    selector_error,
+)
+from .validation import validate_action as _validate_action
 
-HELP_LABELS = "key=value pairs, separated by commas or new lines"
+EFFECT_LIST = ", ".join(EFFECTS[:-1]) + " or " + EFFECTS[-1]
+HELP_LABELS = "key=value, separated by commas or new lines"
 HELP_REMOVE = "label keys, separated by commas or new lines"
-HELP_TAINTS = "key=value:Effect or key:Effect, separated by commas or new lines; Effect is one of " + \
-    ", ".join(EFFECTS)
+HELP_TAINTS = f"key=value:Effect or key:Effect, separated by commas or new lines; Effect is {EFFECT_LIST}"
+HELP_UNTAINT = "key (every effect), key:Effect or key=value:Effect (a taint is one key and effect)"
+TEMPLATE_ACTIONS = ("label", "unlabel", "taint", "untaint")
+DRAIN_FLAGS = ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction")
+DRAIN_NUMBERS = ("grace_period", "timeout", "skip_wait_for_delete_timeout")
+TEXT = {"class": "vTextField", "size": "40", "autocomplete": "off", "spellcheck": "false"}
 
 
-def split_items(text: str) -> list[str]:
+# ---- The parsers ------------------------------------------------------------------------------------------------
+
+def split_items(text) -> list[str]:
     """Items of a text box: separated by commas or new lines, blanks dropped."""
+    if isinstance(text, (list, tuple)):
+        text = "\n".join(str(t) for t in text)
     return [x.strip() for x in (text or "").replace("\n", ",").split(",") if x.strip()]
 
 
-def parse_labels(text: str) -> dict:
-    out = {}
+def _raise_all(errors: list[str]):
+    if errors:
+        raise ValidationError(errors)
+
+
+def parse_labels(text) -> dict:
+    """`key=value` items as a mapping; every bad item is reported."""
+    out, errors = {}, []
     for item in split_items(text):
-        if "=" not in item:
-            raise ValidationError(f"{item!r}: expected key=value")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            errors.append(f"{item!r}: expected key=value (to remove a label, list its key under the keys to "
+                          "remove)")
+            continue
+        err = qualified_name_error(key)
+        if err:
+            errors.append(f"{item!r}: invalid label key {key!r}: {err}")
+            continue
+        err = label_value_error(value)
+        if err:
+            errors.append(f"{item!r}: invalid label value {value!r}: {err}")
+            continue
+        if key in out and out[key] != value:
+            errors.append(f"{item!r}: label {key!r} is given twice, with different values")
+            continue
+        out[key] = value
+    _raise_all(errors)
     return out
 
 
-def parse_taints(text: str) -> list[dict]:
-    taints = []
+def parse_label_keys(text) -> list[str]:
+    """Label keys; every bad key is reported."""
+    keys, errors = [], []
     for item in split_items(text):
-        head, sep, effect = item.rpartition(":")
-        if not sep or effect.strip() not in EFFECTS:
-            raise ValidationError(f"{item!r}: expected key=value:Effect with Effect one of {', '.join(EFFECTS)}")
-        key, _, value = head.partition("=")
-        t = {"key": key.strip(), "effect": effect.strip()}
-        if value.strip():
-            t["value"] = value.strip()
-        taints.append(t)
+        if "=" in item:
+            errors.append(f"{item!r}: give only the key of a label to remove, without =value")
+            continue
+        err = qualified_name_error(item)
+        if err:
+            errors.append(f"{item!r}: invalid label key: {err}")
+            continue
+        keys.append(item)
+    _raise_all(errors)
+    return list(dict.fromkeys(keys))
+
+
+def _effect_error(effect: str) -> str:
+    near = next((e for e in EFFECTS if e.lower() == effect.lower()), "")
+    hint = f" (did you mean {near}?)" if near else ""
+    return f"invalid effect {effect!r}{hint}: must be {EFFECT_LIST}"
+
+
+def parse_taint(item: str, *, removal: bool = False) -> dict:
+    """One taint in kubectl's syntax: {"key", "value", "effect"} (removal: {"key", "effect"}, effect may be "")."""
+    text = item.strip()
+    if removal and text.endswith("-"):
+        text = text[:-1]
+    spec, sep, effect = text.rpartition(":")
+    if not sep:
+        spec, effect = text, ""
+    key, _, value = spec.partition("=")
+    key, value, effect = key.strip(), value.strip(), effect.strip()
+    err = qualified_name_error(key)
+    if err:
+        raise ValidationError(f"{item!r}: invalid taint key {key!r}: {err}")
+    err = label_value_error(value)
+    if err:
+        raise ValidationError(f"{item!r}: invalid taint value {value!r}: {err}")
+    if not effect:
+        if removal:
+            return {"key": key, "effect": ""}
+        raise ValidationError(f"{item!r}: a taint needs an effect: write {key}{'=' + value if value else ''}:Effect "
+                              f"with Effect {EFFECT_LIST}")
+    if effect not in EFFECTS:
+        raise ValidationError(f"{item!r}: {_effect_error(effect)}")
+    if removal:
+        return {"key": key, "effect": effect}
+    return {"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect}
+
+
+def parse_taints(text, *, removal: bool = False) -> list[dict]:
+    """Taints in kubectl's syntax; every bad item is reported; a key and effect given twice is refused."""
+    taints, errors, seen = [], [], {}
+    for item in split_items(text):
+        try:
+            taint = parse_taint(item, removal=removal)
+        except ValidationError as exc:
+            errors += exc.messages
+            continue
+        pair = (taint["key"], taint["effect"])
+        if pair in seen:
+            if not removal:
+                errors.append(f"{item!r}: taint {taint['key']}:{taint['effect']} is given twice (a taint is one "
+                              "key and effect)")
+            continue
+        seen[pair] = True
+        taints.append(taint)
+    _raise_all(errors)
     return taints
 
 
@@ -44,20 +154,409 @@ def labels_text(labels: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in (labels or {}).items())
 
 
-def taints_text(taints: list) -> str:
-    return ", ".join(f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
-                     for t in taints or [])
+def taint_text(t: dict) -> str:
+    value = t.get("value") or ""
+    effect = t.get("effect") or ""
+    return f"{t.get('key')}{'=' + value if value else ''}{':' + effect if effect else ''}"
 
+
+def taints_text(taints: list) -> str:
+    return ", ".join(taint_text(t) for t in taints or [])
+
+
+# ---- Fields -------------------------------------------------------------------------------------------------------
+
+class ItemsField(forms.CharField):
+    """A text box of comma/new-line separated items, parsed by `parser` (a list of values is joined first)."""
+
+    def __init__(self, parser, **kwargs):
+        self.parser = parser
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", True)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, (list, tuple)):
+            value = "\n".join(str(v) for v in value)
+        return self.parser(super().to_python(value))
+
+
+class WholeNumberField(forms.CharField):
+    """A whole number between bounds, with a message that names the field and what was typed."""
+
+    def __init__(self, *, minimum: int, maximum: int | None = None, default: int | None = None, **kwargs):
+        self.minimum, self.maximum, self.default = minimum, maximum, default
+        kwargs.setdefault("required", False)
+        attrs = {"inputmode": "numeric", "class": "vIntegerField", "min": str(minimum)}
+        if maximum is not None:
+            attrs["max"] = str(maximum)
+        kwargs.setdefault("widget", forms.NumberInput(attrs=attrs))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, bool) or isinstance(value, (list, dict, float)):  # JSON that is not a whole number
+            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {value!r} is not one",
+                                  code="invalid")
+        if isinstance(value, int):
+            value = str(value)
+        text = super().to_python(value).strip()
+        if text == "":
+            return self.default
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {text!r} is not one",
+                                  code="invalid") from None
+        self.check(number)
+        return number
+
+    def _range(self) -> str:
+        if self.maximum is None:
+            return f" of at least {self.minimum}"
+        return f" from {self.minimum} to {self.maximum}"
+
+    def check(self, number: int):
+        if number < self.minimum or (self.maximum is not None and number > self.maximum):
+            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {number} is not",
+                                  code="range")
+
+
+@dataclass
+class Target:
+    """What a batch acts on: explicit names, a label selector (with optional list filters), or all nodes."""
+
+    names: list[str] | None = None
+    selector: str = ""
+    all_nodes: bool = False
+    filters: dict | None = None  # q, status, role, taint of the node list, applied after the selector
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters and any(self.filters.values()))
+
+
+class BatchActionForm(forms.Form):
+    """A batch of one node action: the action and its parameters, the targets, the concurrency.
+
+    Bound to a POST of the node pages, to the options of `node_batch`, or to the JSON of the API (values may be
+    lists and booleans there). `cleaned_data["params"]` holds the action's parameters as the engine takes them,
+    `self.target` the targets, `cleaned_data["concurrency"]` the nodes at once (0: the limit). `start(user)` starts
+    the batch through nodes.batches; `resolve_names()` gives the nodes a preview shows.
+    """
+
+    action = forms.ChoiceField(label="Action", choices=[(a, a) for a in ACTIONS])
+    template = forms.ModelChoiceField(label="Apply template", queryset=LabelTaintTemplate.objects.all(),
+                                      required=False, empty_label="(none)",
+                                      error_messages={"invalid_choice": "unknown template: it may have been deleted"})
+    set = ItemsField(parse_labels, label="Labels to set", help_text=HELP_LABELS, widget=forms.TextInput(TEXT))
+    remove = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
+                        widget=forms.TextInput(TEXT))
+    taints = ItemsField(str, label="Taints", help_text=HELP_TAINTS, widget=forms.TextInput(TEXT))  # parsed in clean
+    confirm_reserved = forms.BooleanField(label="change keys under kubernetes.io/ or k8s.io/", required=False)
+    reason = forms.CharField(label="Reason", required=False, max_length=1000, widget=forms.TextInput(TEXT),
+                             help_text="recorded on the node and in the audit log")
+    ignore_daemonsets = forms.BooleanField(label="ignore DaemonSets", required=False,
+                                           initial=DRAIN_DEFAULTS["ignore_daemonsets"],
+                                           help_text="skip DaemonSet-managed pods (their controller ignores "
+                                                     "cordon)")
+    delete_emptydir_data = forms.BooleanField(label="delete emptyDir data", required=False,
+                                              initial=DRAIN_DEFAULTS["delete_emptydir_data"],
+                                              help_text="evict pods with emptyDir volumes; their data is lost")
+    force = forms.BooleanField(label="force (unmanaged pods)", required=False, initial=DRAIN_DEFAULTS["force"],
+                               help_text="evict pods that no controller will recreate")
+    disable_eviction = forms.BooleanField(label="disable eviction (delete)", required=False,
+                                          initial=DRAIN_DEFAULTS["disable_eviction"],
+                                          help_text="delete pods instead of evicting them: bypasses "
+                                                    "PodDisruptionBudgets")
+    grace_period = WholeNumberField(label="Grace period (s)", minimum=-1, maximum=86400,
+                                    default=DRAIN_DEFAULTS["grace_period"], initial=DRAIN_DEFAULTS["grace_period"],
+                                    help_text="-1: each pod's own")
+    timeout = WholeNumberField(label="Timeout (s)", minimum=1, maximum=86400, default=DRAIN_DEFAULTS["timeout"],
+                               initial=DRAIN_DEFAULTS["timeout"], help_text="per node, for its pods to go")
+    pod_selector = forms.CharField(label="Pod selector", required=False, widget=forms.TextInput(TEXT),
+                                   help_text="only pods matching this label selector")
+    skip_wait_for_delete_timeout = WholeNumberField(
+        label="Skip wait for delete timeout (s)", minimum=0, maximum=86400,
+        default=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
+        initial=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
+        help_text="do not wait for pods deleted longer ago than this (0: always wait)")
+    concurrency = WholeNumberField(label="Concurrency", minimum=1, default=0,
+                                   help_text="nodes at once; empty: the limit")
+    # targets
+    node = forms.MultipleChoiceField(required=False)  # choices are not enumerated: names are checked on start
+    targets = forms.CharField(required=False)  # the names a preview resolved, comma-separated
+    select_all = forms.BooleanField(required=False, label="select all matching")
+    all_nodes = forms.BooleanField(required=False)
+    selector = forms.CharField(required=False, label="Label selector")
+    q = forms.CharField(required=False)
+    status = forms.CharField(required=False)
+    role = forms.CharField(required=False)
+    taint = forms.CharField(required=False)
+
+    def __init__(self, data=None, *args, cluster=None, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(data, *args, **kwargs)
+        self.cluster = cluster
+        self.target: Target | None = None
+        self.fields["node"].valid_value = lambda value: True
+        action = (data if data is not None else kwargs.get("initial") or {}).get("action")
+        taints = self.fields["taints"]
+        taints.widget.attrs.update({"data-label-add": "Taints to add", "data-label-remove": "Taints to remove",
+                                    "data-help-add": HELP_TAINTS, "data-help-remove": HELP_UNTAINT})
+        removal = action in ("untaint", "unlabel")
+        taints.label = "Taints to remove" if removal else "Taints to add"
+        taints.help_text = HELP_UNTAINT if removal else HELP_TAINTS
+        if action in ACTIONS:  # the limit shows in the messages and in the input's max
+            limit = concurrency_limit(action)
+            self.fields["concurrency"].maximum = limit
+            self.fields["concurrency"].widget.attrs.update(max=str(limit), placeholder=str(limit))
+            self.fields["concurrency"].help_text = f"nodes at once, 1 to {limit}; empty: {limit}"
+
+    # -- fields ----------------------------------------------------------------------------------------------
+
+    def clean_reason(self):
+        return " ".join(self.cleaned_data["reason"].split())
+
+    def clean_pod_selector(self):
+        value = self.cleaned_data["pod_selector"].strip()
+        if value and selector_error(value):
+            raise ValidationError(f"invalid pod selector {value!r}: {selector_error(value)}")
+        return value
+
+    def clean_selector(self):
+        value = self.cleaned_data["selector"].strip()
+        if value and selector_error(value):
+            raise ValidationError(f"invalid label selector {value!r}: {selector_error(value)}")
+        return value
+
+    # -- the whole batch ---------------------------------------------------------------------------------------
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if not action:
+            return data
+        params = self._params(action, data)
+        if params is not None:
+            try:
+                data["params"] = _validate_action(action, params)
+            except ValidationError as exc:
+                self.add_error(self._field_of(action, exc), exc.messages)
+        concurrency = data.get("concurrency")
+        if concurrency:
+            field = self.fields["concurrency"]
+            field.maximum = concurrency_limit(action)
+            try:
+                field.check(concurrency)
+            except ValidationError as exc:
+                self.add_error("concurrency", exc)
+        self.target = self._target(data)
+        return data
+
+    def _taints_of(self, action: str, data) -> list[dict] | None:
+        try:
+            return parse_taints(data.get("taints") or "", removal=action in ("untaint", "unlabel"))
+        except ValidationError as exc:
+            self.add_error("taints", exc)
+            return None
+
+    def _params(self, action: str, data) -> dict | None:
+        """The action's parameters from the fields and the chosen template (typed values added to it)."""
+        template = data.get("template")
+        if template is not None and action not in TEMPLATE_ACTIONS:
+            self.add_error("template", f"a template applies with the {', '.join(TEMPLATE_ACTIONS[:-1])} or "
+                                       f"{TEMPLATE_ACTIONS[-1]} action, not {action}")
+            return None
+        if "set" in self.errors or "remove" in self.errors:
+            return None
+        to_set, remove = data.get("set") or {}, data.get("remove") or []
+        if action in ("label", "unlabel", "taint", "untaint"):
+            taints = self._taints_of(action, data) if action in ("taint", "untaint") or data.get("taints") else []
+            if taints is None:
+                return None
+        if action == "label":
+            params = {"set": {**(template.labels if template else {}), **to_set},
+                      "remove": list(dict.fromkeys([*(template.remove_labels if template else []), *remove])),
+                      "confirm_reserved": data.get("confirm_reserved", False)}
+            template_taints = list(template.taints) if template else []
+            if template_taints or taints:
+                params["taints"] = _merge_taints(template_taints, taints)
+            return params
+        if action == "unlabel":
+            params = {"remove": list(dict.fromkeys([*(template.labels if template else {}), *remove])),
+                      "confirm_reserved": data.get("confirm_reserved", False)}
+            template_taints = [{"key": t.get("key"), "effect": t.get("effect", "")}
+                               for t in (template.taints if template else [])]
+            if template_taints or taints:
+                params["taints"] = _merge_taints(template_taints, taints)
+            return params
+        if action == "taint":
+            return {"taints": _merge_taints(list(template.taints) if template else [], taints)}
+        if action == "untaint":
+            return {"taints": _merge_taints([{"key": t.get("key"), "effect": t.get("effect", "")}
+                                             for t in (template.taints if template else [])], taints)}
+        if action == "cordon":
+            return {"reason": data.get("reason", "")}
+        if action == "uncordon":
+            return {}
+        if any(name in self.errors for name in (*DRAIN_NUMBERS, "pod_selector")):
+            return None
+        return {"reason": data.get("reason", ""), **{name: data.get(name) for name in DRAIN_FLAGS},
+                **{name: data.get(name) for name in DRAIN_NUMBERS}, "pod_selector": data.get("pod_selector", "")}
+
+    @staticmethod
+    def _field_of(action: str, exc: ValidationError) -> str | None:
+        text = " ".join(exc.messages)
+        if action in ("taint", "untaint") or "taint" in text:
+            return "taints"
+        if action == "label":
+            return "set" if "remove" not in text and "label" in text else "remove"
+        if action == "unlabel":
+            return "remove"
+        for name in ("pod_selector", "reason", *DRAIN_NUMBERS):
+            if name in text:
+                return name
+        return None
+
+    def _target(self, data) -> Target | None:
+        names = split_items(data.get("targets") or "") or [n for n in data.get("node") or [] if n.strip()]
+        filters = {k: (data.get(k) or "").strip() for k in ("q", "status", "role", "taint")}
+        if names:
+            return Target(names=list(dict.fromkeys(n.strip() for n in names)))
+        if data.get("select_all"):
+            if "selector" in self.errors:
+                return None
+            return Target(selector=data.get("selector") or "", filters=filters,
+                          all_nodes=not data.get("selector"))
+        if data.get("all_nodes"):
+            return Target(all_nodes=True)
+        if data.get("selector"):
+            return Target(selector=data["selector"])
+        self.add_error(None, "no node selected: tick nodes in the list, or select all matching")
+        return None
+
+    # -- using it ----------------------------------------------------------------------------------------------
+
+    def resolve_names(self) -> list[str]:
+        """The node names the batch acts on, as a preview shows them (list filters applied to a selection)."""
+        t = self.target
+        if t.names is not None:
+            return selectors.check_names(self.cluster, t.names)
+        nodes = selectors.cached_nodes(self.cluster, label_selector=t.selector)
+        names = [n.name for n in selectors.filter_nodes(nodes, **(t.filters or {}))]
+        if not names:
+            raise ValidationError("no node matches the filter" if t.filtered or t.selector
+                                  else f"cluster {self.cluster.name} has no nodes")
+        return names
+
+    def start(self, user, names: list[str] | None = None):
+        """Start the batch (nodes.batches.start_batch). A preview passes the names it showed."""
+        data = self.cleaned_data
+        t = self.target
+        if names is None and t.names is None and t.filtered:
+            names = self.resolve_names()
+        if names is not None or t.names is not None:
+            return batches.start_batch(user, self.cluster, data["action"], data["params"],
+                                       names=names if names is not None else t.names,
+                                       concurrency=data["concurrency"] or 0)
+        return batches.start_batch(user, self.cluster, data["action"], data["params"],
+                                   selector=t.selector or None, all_nodes=t.all_nodes and not t.selector,
+                                   concurrency=data["concurrency"] or 0)
+
+    def error_messages(self, names: dict | None = None) -> list[str]:
+        """Every error, prefixed by its field's label (or by `names[field]`, e.g. a command-line flag)."""
+        out = []
+        for name, errors in self.errors.items():
+            field = self.fields.get(name)
+            flag = (names or {}).get(name)
+            label = str(field.label) if field is not None and field.label else ""
+            for e in errors:
+                if flag:
+                    out.append(f"{flag}: {e}")
+                elif label and not e.startswith(label):
+                    out.append(f"{label}: {e}")
+                else:
+                    out.append(e)
+        return out
+
+
+def _merge_taints(first: list[dict], second: list[dict]) -> list[dict]:
+    """Taints of a template then typed ones; a typed taint replaces the template's with the same key and effect."""
+    out = {(t.get("key"), t.get("effect", "")): dict(t) for t in first}
+    for t in second:
+        out[(t.get("key"), t.get("effect", ""))] = dict(t)
+    return list(out.values())
+
+
+# ---- Form data from parameters (a retry's preview, the state kept across pages, the command line) -------------
+
+FORM_STATE_FIELDS = ("action", "template", "set", "remove", "taints", "confirm_reserved", "reason", *DRAIN_FLAGS,
+                     *DRAIN_NUMBERS, "pod_selector", "concurrency")
+
+
+def data_from_params(action: str, params: dict) -> dict:
+    """Form data that parses back into `params` of `action` (as stored on a task)."""
+    params = params or {}
+    data = {"action": action}
+    if action in ("label", "unlabel"):
+        data["set"] = labels_text(params.get("set") or {})
+        data["remove"] = ", ".join(params.get("remove") or [])
+        data["taints"] = taints_text(params.get("taints") or [])
+        if params.get("confirm_reserved"):
+            data["confirm_reserved"] = "on"
+    elif action in ("taint", "untaint"):
+        data["taints"] = taints_text(params.get("taints") or [])
+    elif action == "cordon":
+        data["reason"] = params.get("reason", "")
+    elif action == "drain":
+        merged = {**DRAIN_DEFAULTS, **params}
+        data["reason"] = merged.get("reason") or ""
+        data.update({name: "on" for name in DRAIN_FLAGS if merged.get(name)})
+        data.update({name: str(merged[name]) for name in DRAIN_NUMBERS})
+        data["pod_selector"] = merged.get("pod_selector") or ""
+    return data
+
+
+STATE_MAX_NAMES = 500  # the largest page of the node list; a larger selection is not carried in a URL
+
+
+def state_query(data, names: list[str] | None = None, select_all: bool = False) -> str:
+    """The typed values and the selection of a batch form, as one query string (kept across pages)."""
+    pairs = []
+    for name in FORM_STATE_FIELDS:
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        pairs += [(name, v) for v in values if v not in (None, "", False)]
+    if select_all:
+        pairs.append(("select_all", "on"))
+    if names and len(names) <= STATE_MAX_NAMES:
+        pairs += [("node", n) for n in names]
+    return urlencode(pairs)
+
+
+def state_from_query(text: str) -> QueryDict:
+    return QueryDict(text or "")
+
+
+def data_with_defaults(data: dict) -> dict:
+    """Data for a caller that is not an HTML form (command line, API, a link): options left out take their
+    defaults."""
+    out = dict(data)
+    for name in (*DRAIN_FLAGS, *DRAIN_NUMBERS):
+        out.setdefault(name, DRAIN_DEFAULTS[name])
+    return out
+
+
+# ---- Templates ---------------------------------------------------------------------------------------------------
 
 class TemplateForm(forms.ModelForm):
-    """A template as text fields; labels and taints are checked with the rules of the label and taint actions."""
+    """A template as text fields, parsed with the batch form's parsers; every error beside its field."""
 
-    labels_text = forms.CharField(label="Labels to set", required=False, help_text=HELP_LABELS,
-                                  widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    remove_text = forms.CharField(label="Label keys to remove", required=False, help_text=HELP_REMOVE,
-                                  widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
-    taints_text = forms.CharField(label="Taints to add", required=False, help_text=HELP_TAINTS,
-                                  widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    labels_text = ItemsField(parse_labels, label="Labels to set", help_text=HELP_LABELS,
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    remove_text = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
+                             widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    taints_text = ItemsField(parse_taints, label="Taints to add", help_text=HELP_TAINTS,
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
     class Meta:
         model = LabelTaintTemplate
@@ -70,31 +569,21 @@ class TemplateForm(forms.ModelForm):
                                 remove_text=", ".join(self.instance.remove_labels or []),
                                 taints_text=taints_text(self.instance.taints))
 
-    def clean_labels_text(self):
-        return parse_labels(self.cleaned_data["labels_text"])
-
-    def clean_remove_text(self):
-        return split_items(self.cleaned_data["remove_text"])
-
-    def clean_taints_text(self):
-        return parse_taints(self.cleaned_data["taints_text"])
-
     def clean(self):
-        from .services import validate_action
-
         data = super().clean()
         labels, remove, taints = data.get("labels_text"), data.get("remove_text"), data.get("taints_text")
         if labels is None or remove is None or taints is None:
             return data
         if not (labels or remove or taints):
             raise ValidationError("a template sets or removes at least one label, or adds at least one taint")
-        try:
-            if labels or remove:
-                validate_action("label", {"set": labels, "remove": remove})
-            if taints:
-                validate_action("taint", {"taints": taints})
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
+        for field, keys in (("labels_text", list(labels)), ("remove_text", remove)):
+            reserved = [k for k in keys if is_reserved(k)]
+            if reserved:
+                self.add_error(field, f"{', '.join(reserved)}: under a reserved Kubernetes prefix (kubernetes.io/ or "
+                                      "k8s.io/); a template does not change such labels")
+        both = sorted(set(labels) & set(remove))
+        if both:
+            self.add_error("remove_text", f"label key(s) both set and removed: {', '.join(both)}")
         return data
 
     def save(self, commit=True, user=None):

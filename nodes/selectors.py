@@ -458,7 +458,8 @@ def _pods_moved(cluster, since, until) -> bool:
     if until is None or (since is not None and until < since):  # entries were removed: nothing to go by
         return True
     entries = AuditEntry.objects.filter(cluster_name=cluster.name, id__gt=since or 0, id__lte=until,
-                                        action__in=("drain", "taint")).values_list("action", "before", "after")
+                                        action__in=("drain", "taint", "label"))  # label: a template's taints
+    entries = entries.values_list("action", "before", "after")
     for action, before, after in entries:
         if action == "drain":
             return True
@@ -717,6 +718,27 @@ def _view(key, base, source, pods: PodLoad | None, pods_error: str, usage_entry,
     with _cache_lock:
         _views[key] = (sources, out, (pods, usage_entry, base))  # the sources kept alive: their ids stay theirs
     return out
+
+
+def filter_nodes(nodes, q: str = "", status: str = "", role: str = "", taint: str = "") -> list:
+    """The node list's filters: name contains q; status Ready/NotReady/Unknown or "cordoned"; a role; a taint key
+    (or "any" / "none"). The same filters decide what "select all matching" acts on."""
+    q, taint = (q or "").strip(), (taint or "").strip()
+    if q:
+        nodes = [n for n in nodes if q.lower() in n.name.lower()]
+    if status == "cordoned":
+        nodes = [n for n in nodes if not n.schedulable]
+    elif status:
+        nodes = [n for n in nodes if n.status == status]
+    if role:
+        nodes = [n for n in nodes if role in n.roles]
+    if taint == "any":
+        nodes = [n for n in nodes if n.taints]
+    elif taint == "none":
+        nodes = [n for n in nodes if not n.taints]
+    elif taint:
+        nodes = [n for n in nodes if any(t.get("key") == taint for t in n.taints)]
+    return list(nodes)
 
 
 def check_names(cluster, names: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["import_cluster", "add_cluster", "rename_cluster", "remove_cluster", "import_in_cluster",
            "check_cluster", "CheckResult", "validate_action", "NodeOutcome", "perform_node_action",
-           "run_node_action", "save_audit_entries", "drain_plan", "action_preview", "node_changes",
+           "run_node_action", "save_audit_entries", "drain_plan", "drain_summary", "action_preview", "node_changes",
            "parse_kubeconfig"]
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
@@ -317,10 +317,15 @@ def save_audit_entries(entries: list[AuditEntry]) -> None:
 
 
 def _perform(kube, node: str, action: str, params: dict, username: str, should_stop) -> NodeOutcome:
-    if action == "label":
-        before, after = node_ops.change_labels(kube, node, params["set"], params["remove"])
-    elif action == "unlabel":
-        before, after = node_ops.change_labels(kube, node, {}, params["remove"])
+    if action in ("label", "unlabel"):
+        before, after = ({}, {})
+        if params.get("set") or params.get("remove"):
+            before, after = node_ops.change_labels(kube, node, params.get("set") or {} if action == "label" else {},
+                                                   params["remove"])
+        if params.get("taints"):  # a whole template in one batch: its taints go on (label) or come off (unlabel)
+            change = node_ops.add_taints if action == "label" else node_ops.remove_taints
+            taints_before, taints_after = change(kube, node, params["taints"])
+            before, after = {**before, **taints_before}, {**after, **taints_after}
     elif action == "taint":
         before, after = node_ops.add_taints(kube, node, params["taints"])
     elif action == "untaint":
@@ -417,10 +422,56 @@ def drain_plan(cluster: Cluster, nodes: list[str], params: dict) -> list[dict]:
     return plans
 
 
+# The drain option that lets a refused pod go, named as in nodes.kube.drain's reasons ("... (use force)").
+DRAIN_OPTION_OF_REASON = {"use ignore_daemonsets": "ignore_daemonsets", "use force": "force",
+                          "use delete_emptydir_data": "delete_emptydir_data"}
+
+
+def drain_summary(plans: list[dict]) -> dict:
+    """How many previewed nodes will not drain as things stand, and why.
+
+    {"nodes": n, "ok": n, "blocked": n, "evict": pods, "reasons": [{"reason", "nodes": [...], "pods": n,
+    "option": the drain option that lets these pods go, or ""}]}, the most common reason first.
+    """
+    reasons: dict[str, dict] = {}
+    for plan in plans:
+        if plan.get("error"):
+            entry = reasons.setdefault(plan["error"], {"reason": plan["error"], "nodes": [], "pods": 0, "option": ""})
+            entry["nodes"].append(plan["node"])
+        for pod in plan["blocked"]:
+            why = pod.get("reason") or "blocked"
+            option = next((o for hint, o in DRAIN_OPTION_OF_REASON.items() if hint in why), "")
+            entry = reasons.setdefault(why, {"reason": why, "nodes": [], "pods": 0, "option": option})
+            entry["pods"] += 1
+            if plan["node"] not in entry["nodes"]:
+                entry["nodes"].append(plan["node"])
+    blocked = sum(1 for p in plans if not p["ok"] or p.get("error"))
+    return {"nodes": len(plans), "blocked": blocked, "ok": len(plans) - blocked,
+            "evict": sum(len(p["evict"]) for p in plans),
+            "reasons": sorted(reasons.values(), key=lambda r: (-len(r["nodes"]), r["reason"]))}
+
+
 # ---- Previews of the other actions, and templates -------------------------------------------------------
 
 def _taint_text(t: dict) -> str:
     return f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect') or '*'}"
+
+
+def _taint_changes(node, action: str, taints: list[dict]) -> tuple[list[tuple], list[str]]:
+    changes, warnings = [], []
+    if action == "taint":
+        for t in taints:
+            old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
+            if old is None or (old.get("value") or "") != (t.get("value") or ""):
+                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
+        return changes, warnings
+    for t in taints:
+        found = [c for c in node.taints
+                 if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
+        changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
+        if not found:
+            warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+    return changes, warnings
 
 
 def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str]]:
@@ -430,18 +481,12 @@ def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str
         labels = node.labels
         changes += [(k, labels.get(k), v) for k, v in params.get("set", {}).items() if labels.get(k) != v]
         changes += [(k, labels[k], None) for k in params.get("remove", []) if k in labels]
-    elif action == "taint":
-        for t in params["taints"]:
-            old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
-            if old is None or (old.get("value") or "") != (t.get("value") or ""):
-                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
-    elif action == "untaint":
-        for t in params["taints"]:
-            found = [c for c in node.taints
-                     if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
-            changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
-            if not found:
-                warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+        if params.get("taints"):
+            more, warned = _taint_changes(node, "taint" if action == "label" else "untaint", params["taints"])
+            changes += more
+            warnings += warned
+    elif action in ("taint", "untaint"):
+        changes, warnings = _taint_changes(node, action, params["taints"])
     elif action in ("cordon", "uncordon"):
         if node.schedulable == (action == "cordon"):
             changes.append(("schedulable", "yes" if node.schedulable else "no", "no" if node.schedulable else "yes"))
@@ -458,7 +503,8 @@ def action_preview(cluster: Cluster, action: str, params: dict, names: list[str]
     from . import selectors
 
     if action == "drain":
-        return {"plan": drain_plan(cluster, names, params)}
+        plan = drain_plan(cluster, names, params)
+        return {"plan": plan, "summary": drain_summary(plan)}
     by_name = {n.name: n for n in selectors.cached_nodes(cluster)}
     diff = []
     for name in names:

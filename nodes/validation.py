@@ -10,6 +10,10 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 RESERVED_SUFFIXES = ("kubernetes.io", "k8s.io")
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 MAX_REASON = 1000
+# kubectl drain's options and the one set of defaults the pages, the command line and the API share. DaemonSet pods
+# are skipped by default: their controller ignores cordon and would put them back at once.
+DRAIN_DEFAULTS = {"ignore_daemonsets": True, "delete_emptydir_data": False, "force": False, "grace_period": -1,
+                  "timeout": 300, "pod_selector": "", "disable_eviction": False, "skip_wait_for_delete_timeout": 0}
 
 
 def qualified_name_error(key) -> str:
@@ -142,6 +146,20 @@ def validate_taint(taint, *, require_effect=True) -> dict:
     return out
 
 
+def _taints(taints: list, *, add: bool) -> list[dict]:
+    """Taints to add (key, value, effect; unique by key and effect) or to remove (key, optional effect)."""
+    clean = [validate_taint(t, require_effect=add) for t in taints]
+    if add:
+        seen = set()
+        for t in clean:
+            pair = (t["key"], t["effect"])
+            if pair in seen:
+                raise ValidationError(f"duplicate taint {t['key']}:{t['effect']}: taints must be unique by key "
+                                      "and effect")
+            seen.add(pair)
+    return clean
+
+
 def validate_action(action: str, params: dict | None) -> dict:
     """Normalised parameters for `action`; raises ValidationError with a clear message. Makes no API call."""
     if action not in ACTIONS:
@@ -169,28 +187,27 @@ def validate_action(action: str, params: dict | None) -> dict:
         both = sorted(set(clean_set) & set(remove))
         if both:
             raise ValidationError(f"label key(s) both set and removed: {', '.join(both)}")
-        if not clean_set and not remove:
+        # a template applies its taints in the same batch: label adds them, unlabel takes them off
+        taints = params.get("taints") or []
+        if not isinstance(taints, list):
+            raise ValidationError("taints must be a list of taints")
+        clean_taints = _taints(taints, add=action == "label") if taints else []
+        if not clean_set and not remove and not clean_taints:
             raise ValidationError("nothing to change: give at least one label to set or remove")
-        return {"set": clean_set, "remove": sorted(set(remove)), "confirm_reserved": confirm}
+        out = {"set": clean_set, "remove": sorted(set(remove)), "confirm_reserved": confirm}
+        if clean_taints:
+            out["taints"] = clean_taints
+        return out
     if action == "taint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint (key, value, effect)")
-        clean = [validate_taint(t) for t in taints]
-        seen = set()
-        for t in clean:
-            pair = (t["key"], t["effect"])
-            if pair in seen:
-                raise ValidationError(f"duplicate taint {t['key']}:{t['effect']}: taints must be unique by key "
-                                      "and effect")
-            seen.add(pair)
-        return {"taints": clean}
+        return {"taints": _taints(taints, add=True)}
     if action == "untaint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint key to remove")
-        clean = [validate_taint(t, require_effect=False) for t in taints]
-        return {"taints": clean}
+        return {"taints": _taints(taints, add=False)}
     if action == "cordon":
         return {"reason": _reason(params)}
     if action == "uncordon":
@@ -206,14 +223,15 @@ def validate_action(action: str, params: dict | None) -> dict:
             raise ValidationError(f"invalid pod_selector {pod_selector!r}: {err}")
     return {
         "reason": _reason(params),
-        "ignore_daemonsets": _bool(params, "ignore_daemonsets"),
-        "delete_emptydir_data": _bool(params, "delete_emptydir_data"),
-        "force": _bool(params, "force"),
-        "grace_period": _int(params, "grace_period", -1, -1, 86400),
-        "timeout": _int(params, "timeout", 300, 1, 86400),
+        "ignore_daemonsets": _bool(params, "ignore_daemonsets", DRAIN_DEFAULTS["ignore_daemonsets"]),
+        "delete_emptydir_data": _bool(params, "delete_emptydir_data", DRAIN_DEFAULTS["delete_emptydir_data"]),
+        "force": _bool(params, "force", DRAIN_DEFAULTS["force"]),
+        "grace_period": _int(params, "grace_period", DRAIN_DEFAULTS["grace_period"], -1, 86400),
+        "timeout": _int(params, "timeout", DRAIN_DEFAULTS["timeout"], 1, 86400),
         "pod_selector": pod_selector,
-        "disable_eviction": _bool(params, "disable_eviction"),
-        "skip_wait_for_delete_timeout": _int(params, "skip_wait_for_delete_timeout", 0, 0, 86400),
+        "disable_eviction": _bool(params, "disable_eviction", DRAIN_DEFAULTS["disable_eviction"]),
+        "skip_wait_for_delete_timeout": _int(params, "skip_wait_for_delete_timeout",
+                                             DRAIN_DEFAULTS["skip_wait_for_delete_timeout"], 0, 86400),
     }
 
 

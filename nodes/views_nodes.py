@@ -8,20 +8,19 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 
 from kubenode import access
 
 from . import display, selectors, watch
+from .action_views import batch_form_context
 from .kube.errors import KubeError
 from .models import AuditEntry, Cluster, LabelTaintTemplate
+from .views import selector_message
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 100
 NAME_COLUMN = (("name", "Name", "name"),)
-NODE_ACTIONS_TEMPLATE = "nodes/_node_actions.html"  # the per-node action menu, when there is one
 
 
 def list_params(g) -> dict:
@@ -81,14 +80,6 @@ def _task_id(value: str) -> str:
         return ""
 
 
-def _actions_template():
-    """The per-node action menu's template (looked up once per page, not once per row), or None."""
-    try:
-        return get_template(NODE_ACTIONS_TEMPLATE)
-    except TemplateDoesNotExist:
-        return None
-
-
 def _filtered(every, f: dict) -> list:
     """The nodes matching the filters, in the sort order; kept on the (shared) node list for the next page read
     with the same filters and sort. Raises ValidationError for an invalid selector."""
@@ -108,6 +99,11 @@ def _filtered(every, f: dict) -> list:
     return nodes
 
 
+def _partial(request) -> str:
+    """The part of a page a live page reads again (a header, so links made for the page stay the page's own)."""
+    return request.headers.get("X-Kubenode-Partial") or request.GET.get("partial", "")
+
+
 def _live_state(cluster) -> str:
     w = watch.get(cluster)
     return w.state if w is not None else ""
@@ -117,7 +113,7 @@ def node_list(request, cluster):
     cluster = get_object_or_404(Cluster, name=cluster)
     g = request.GET
     f = list_params(g)
-    error, every, nodes = "", selectors.NodeList(), []
+    error, every, nodes, selector_error = "", selectors.NodeList(), [], False
     try:
         every = selectors.cached_nodes(cluster)
     except KubeError as exc:
@@ -125,10 +121,11 @@ def node_list(request, cluster):
     try:
         nodes = _filtered(every, f)
     except ValidationError as exc:
-        error = f"Invalid label selector: {'; '.join(exc.messages)}"
+        error, selector_error = selector_message(exc), True
     page = Paginator(nodes, f["per_page"]).get_page(g.get("page"))
     ctx = {
         "cluster": cluster, "page": page, "total": len(nodes), "error": error, "pods_error": every.pods_error,
+        "selector_error": selector_error,
         "every": every, "metrics_error": every.metrics_error, "has_metrics": every.has_metrics,
         **f, "roles": sorted({r for n in every for r in n.roles}),
         "query": _query(g), "open_task": _task_id(g.get("task", "")),
@@ -139,11 +136,11 @@ def node_list(request, cluster):
         "headers": _headers(g, f["sort"], NAME_COLUMN + display.COLUMNS),
         "status_links": _status_links(g, every.counts), "columns_key": "cluster",
         "rows": [{"node": n, "cluster": cluster} for n in page],
-        "page_sizes": PAGE_SIZES, "node_actions_template": _actions_template(),
+        "page_sizes": PAGE_SIZES, **batch_form_context(request, cluster),
         "live": {"cluster": cluster.name, "version": every.live_version, "state": _live_state(cluster),
                  "filter": {k: f[k] for k in ("q", "selector", "status", "role", "taint")}},
     }
-    if g.get("partial") == "table":
+    if _partial(request) == "table":
         return render(request, "nodes/_node_table.html", ctx)
     return render(request, "nodes/node_list.html", ctx)
 
@@ -157,7 +154,7 @@ def all_nodes(request):
         keep = selectors.node_filter(q=f["q"], status=f["status"], role=f["role"], taint=f["taint"],
                                      selector=f["selector"])
     except ValidationError as exc:
-        errors.append(f"Invalid label selector: {'; '.join(exc.messages)}")
+        errors.append(selector_message(exc))
         keep = None
     roles: set = set()
     counts = {"Ready": 0, "NotReady": 0, "Unknown": 0, "cordoned": 0, "total": 0}
@@ -201,11 +198,10 @@ def node_detail(request, cluster, name):
     audit = AuditEntry.objects.filter(cluster_name=cluster.name, node=name).order_by("-created_at", "-id")[:50]
     node = detail.node
     live = watch.get(cluster)
-    template = "nodes/_node_detail_main.html" if request.GET.get("partial") == "main" else "nodes/node_detail.html"
+    template = "nodes/_node_detail_main.html" if _partial(request) == "main" else "nodes/node_detail.html"
     return render(request, template, {
         "cluster": cluster, "name": name, "node": node, "detail": detail, "audit": audit,
         "cells": display.safe_cells(node), "actions": access.allowed_actions(request.user),
-        "node_actions_template": _actions_template(),
         "live": {"cluster": cluster.name, "node": name, "version": live.version if live else None,
                  "state": live.state if live else "",
                  "filter": {"q": "", "selector": "", "status": "", "role": "", "taint": ""}},

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kubenode import access
 
 from . import selectors, services
+from .templatetags.kn_tasks import task_status
 
 
 def _task_or_404(user, task_id):
@@ -52,9 +53,12 @@ def task_list(request):
 @require_GET
 def task_detail(request, task_id):
     task = _task_or_404(request.user, task_id)
+    nodes = selectors.node_outcomes(task)
     return render(request, "progress/task_detail.html", {
-        "task": task, "nodes": selectors.node_outcomes(task), "timeline": selectors.timeline(task),
-        "can_manage": access.can_manage_task(request.user, task)})
+        "task": task, "nodes": nodes, "timeline": selectors.timeline(task),
+        "can_manage": access.can_manage_task(request.user, task), "status_text": task_status(task),
+        "remaining": max(0, task.total - task.done),
+        "retry_count": sum(1 for n in nodes if n["outcome"] in ("failed", "pending"))})
 
 
 @require_POST

@@ -120,8 +120,8 @@
     fetching = true;
     var url = new URL(window.location.href);
     url.searchParams.delete("task");
-    url.searchParams.set("partial", cfg.node ? "main" : "table");
-    fetch(url.toString(), { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+    fetch(url.toString(), { credentials: "same-origin",
+                            headers: { "X-Requested-With": "fetch", "X-Kubenode-Partial": cfg.node ? "main" : "table" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         if (cfg.node) {

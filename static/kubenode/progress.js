@@ -2,20 +2,25 @@
  * kubenode progress dialog — no framework, no CDN.
  *
  * API (for pages):
- *   KubenodeProgress.open(taskId)   open (or re-open) the dialog for a task; returns the dialog object
+ *   KubenodeProgress.open(taskId, {title, cluster, focus})   open (or re-open) the dialog for a task; returns the
+ *                                   dialog element. title: its heading; cluster: node names link to their pages;
+ *                                   focus: move the keyboard focus into it (Escape closes it and gives it back)
  *   KubenodeProgress.close(taskId)  close it (the task keeps running; re-open any time)
  *   KubenodeProgress.onComplete = function (taskId, finalFrame) {}   called once per task, optional
+ *   KubenodeProgress.finalText(finalFrame)   the task's final word: "completed", "completed with 2 failures", …
  *   KubenodeProgress.watch(taskId, {lastSeq, counters}, fn)   follow a task without a dialog (live bars in
  *                                   lists): fn(state) on every change; starts after lastSeq, which the page rendered
  *
  * Delivery: a WebSocket to /ws/progress/ sending {"type":"resume","task":ID,"after_seq":N};
  * after a disconnect it reconnects with exponential backoff and resumes from the last seq it saw.
  * Frames are de-duplicated by (task, seq). When the WebSocket cannot connect, the dialog polls
- * /progress/tasks/<id>.json?after_seq=N and says so. "Completed" is shown only when the server's
- * final message (complete / cancelled / interrupted / error) arrived, exactly once.
+ * /progress/tasks/<id>.json?after_seq=N and says so. The final word ("completed", "completed with N failures",
+ * "failed", "cancelled", "interrupted" — as the task says) is shown only when the server's final message arrived,
+ * exactly once; a "kubenode:complete" event ({task, frame}) is dispatched on document then.
  */
 (function () {
   "use strict";
+  if (window.KubenodeProgress) return;  // loaded twice on one page: one client, one socket
   var FINAL = { complete: "completed", cancelled: "cancelled", interrupted: "interrupted", error: "failed" };
   var tasks = {};       // taskId -> state {lastSeq, nodes:{}, counters, final, dialog}
   var ws = null, wsOpen = false, backoff = 500, failures = 0, polling = {};
@@ -35,30 +40,63 @@
     return tasks[taskId];
   }
 
-  function buildDialog(taskId) {
+  // The final word, as the task list and the task page say it.
+  function finalText(frame) {
+    if (frame.type !== "complete") return FINAL[frame.type] || frame.type;
+    if (!frame.failed) return "completed";
+    if (frame.total && frame.failed >= frame.total) return "failed";
+    return "completed with " + frame.failed + " failure" + (frame.failed === 1 ? "" : "s");
+  }
+
+  function countsText(c) {
+    var left = Math.max(0, c.total - c.done);
+    return c.done + " / " + c.total + " — " + left + " remaining, succeeded " + c.succeeded + ", failed " + c.failed;
+  }
+
+  var dialogCount = 0;
+
+  function buildDialog(taskId, opts) {
     var d = el("div", "kn-progress");
+    var headingId = "kn-progress-title-" + (++dialogCount);
     d.setAttribute("role", "dialog");
+    d.setAttribute("aria-modal", "false");
     d.setAttribute("aria-label", "Batch progress");
+    d.setAttribute("aria-describedby", headingId);
     var head = el("div", "kn-progress-head");
-    var title = el("strong", "", "Batch " + taskId.slice(0, 8));
+    var title = el("h2", "kn-progress-title", (opts && opts.title) || "Batch " + taskId.slice(0, 8));
+    title.id = headingId;
+    title.tabIndex = -1;
     var closeBtn = el("button", "kn-progress-close", "×");
     closeBtn.type = "button";
     closeBtn.setAttribute("aria-label", "Close");
     closeBtn.onclick = function () { KubenodeProgress.close(taskId); };
     head.appendChild(title); head.appendChild(closeBtn);
     var bar = el("div", "kn-progress-bar"); var fill = el("div", "kn-progress-fill"); bar.appendChild(fill);
+    bar.setAttribute("role", "progressbar");
+    bar.setAttribute("aria-label", "Nodes done");
+    bar.setAttribute("aria-valuemin", "0");
     var counts = el("div", "kn-progress-counts");
+    counts.setAttribute("aria-live", "polite");
+    counts.setAttribute("aria-atomic", "true");
     var status = el("div", "kn-progress-status", "connecting…");
+    status.setAttribute("role", "status");
     var transport = el("div", "kn-progress-transport");
     var list = el("ul", "kn-progress-nodes");
-    var link = el("a", "", "details");
+    list.setAttribute("aria-label", "Nodes");
+    var link = el("a", "kn-progress-details", "Details of this batch");
     link.href = "/progress/tasks/" + taskId + "/";
     [head, bar, counts, status, transport, list, link].forEach(function (c) { d.appendChild(c); });
-    d.parts = { fill: fill, counts: counts, status: status, transport: transport, list: list, items: {} };
+    d.parts = { fill: fill, bar: bar, counts: counts, status: status, transport: transport, list: list, items: {},
+                title: title, shownCounts: "", countsAt: 0 };
     d.dataset.task = taskId;
+    d.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape") { ev.preventDefault(); KubenodeProgress.close(taskId); }
+    });
     document.body.appendChild(d);
     return d;
   }
+
+  var COUNTS_EVERY_MS = 1000;  // the counts are announced (aria-live) at most this often while running
 
   function render(taskId) {
     var s = tasks[taskId];
@@ -68,12 +106,19 @@
     var p = s.dialog.parts, c = s.counters;
     var pct = c.total ? Math.round((100 * c.done) / c.total) : 0;
     p.fill.style.width = pct + "%";
-    var processing = Math.max(0, c.total - c.done);
-    p.counts.textContent = c.done + " / " + c.total + " — processing " + processing + ", succeeded " + c.succeeded +
-      ", failed " + c.failed;
+    p.bar.setAttribute("aria-valuemax", String(c.total));
+    p.bar.setAttribute("aria-valuenow", String(c.done));
+    var text = countsText(c), now = Date.now();
+    if (text !== p.shownCounts && (s.final || now - p.countsAt >= COUNTS_EVERY_MS)) {
+      p.counts.textContent = text; p.shownCounts = text; p.countsAt = now;
+    } else if (text !== p.shownCounts && !p.countsTimer) {
+      p.countsTimer = setTimeout(function () { p.countsTimer = null; p.countsAt = 0; render(taskId); },
+                                 COUNTS_EVERY_MS - (now - p.countsAt));
+    }
     if (s.final) {
-      p.status.textContent = FINAL[s.final.type] || s.final.type;
+      p.status.textContent = finalText(s.final);
       s.dialog.classList.add("kn-final-" + s.final.type);
+      if (s.final.type === "complete" && s.final.failed) s.dialog.classList.add("kn-final-failures");
     } else {
       p.status.textContent = "running…";
     }
@@ -81,8 +126,18 @@
     s.order.forEach(function (name) {
       var n = s.nodes[name], li = p.items[name];
       if (!li) { li = el("li"); p.items[name] = li; p.list.appendChild(li); }
+      if (li.dataset.outcome === n.outcome && li.dataset.error === n.error) return;
+      li.dataset.outcome = n.outcome; li.dataset.error = n.error;
       li.className = "kn-node-" + n.outcome;
-      li.textContent = name + ": " + n.outcome + (n.error ? " — " + n.error : "");
+      li.textContent = "";
+      if (s.cluster) {
+        var a = el("a", "", name);
+        a.href = "/clusters/" + encodeURIComponent(s.cluster) + "/nodes/" + encodeURIComponent(name) + "/";
+        li.appendChild(a);
+      } else {
+        li.appendChild(document.createTextNode(name));
+      }
+      li.appendChild(document.createTextNode(": " + n.outcome + (n.error ? " — " + n.error : "")));
     });
   }
 
@@ -105,6 +160,7 @@
       if (!s.completedShown) {
         s.completedShown = true;
         if (typeof KubenodeProgress.onComplete === "function") KubenodeProgress.onComplete(frame.task, frame);
+        document.dispatchEvent(new CustomEvent("kubenode:complete", { detail: { task: frame.task, frame: frame } }));
       }
       stopPolling(frame.task);
     }
@@ -182,17 +238,37 @@
   }
 
   var KubenodeProgress = {
-    open: function (taskId) {
-      var s = state(String(taskId));
-      if (!s.dialog || !s.dialog.isConnected) { s.dialog = buildDialog(String(taskId)); s.dialog.parts.items = {}; }
-      render(String(taskId));
-      if (wsOpen) resume(String(taskId)); else connect();
-      if (!wsOpen && failures >= 2) startPolling(String(taskId));
+    open: function (taskId, opts) {
+      var id = String(taskId), s = state(id);
+      opts = opts || {};
+      if (opts.cluster) s.cluster = opts.cluster;
+      if (!s.dialog || !s.dialog.isConnected) {
+        s.returnFocus = document.activeElement && document.activeElement !== document.body
+          ? document.activeElement : null;
+        s.dialog = buildDialog(id, opts);
+        s.dialog.parts.items = {};
+      }
+      render(id);
+      if (wsOpen) resume(id); else connect();
+      if (!wsOpen && failures >= 2) startPolling(id);
+      if (opts.focus) s.dialog.parts.title.focus();
       return s.dialog;
     },
     close: function (taskId) {
       var s = tasks[String(taskId)];
-      if (s && s.dialog) { s.dialog.remove(); s.dialog = null; }
+      if (!s || !s.dialog) return;
+      var hadFocus = s.dialog.contains(document.activeElement);
+      s.dialog.remove(); s.dialog = null;
+      if (hadFocus) {  // back where the keyboard was, else to the page's heading
+        var back = s.returnFocus && s.returnFocus.isConnected ? s.returnFocus
+          : document.querySelector("#content-main h1, h1");
+        if (back) {
+          if (!back.hasAttribute("tabindex") && !/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(back.tagName)) {
+            back.setAttribute("tabindex", "-1");
+          }
+          back.focus();
+        }
+      }
     },
     watch: function (taskId, initial, fn) {
       var id = String(taskId), s = state(id);
@@ -206,7 +282,15 @@
       render(id);
     },
     state: function (taskId) { return tasks[String(taskId)] || null; },
+    finalText: finalText,
     onComplete: null
   };
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape" || ev.defaultPrevented) return;
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    var open = Object.keys(tasks).filter(function (id) { return tasks[id].dialog; });
+    if (open.length) { ev.preventDefault(); KubenodeProgress.close(open[open.length - 1]); }
+  });
   window.KubenodeProgress = KubenodeProgress;
 })();

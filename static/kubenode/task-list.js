@@ -1,7 +1,6 @@
 /* Live bars for the running batches of the task list (KubenodeProgress.watch; no framework). */
 (function () {
   "use strict";
-  var STATUS = { cancelled: "cancelled", interrupted: "interrupted", error: "failed" };
   document.querySelectorAll("tr[data-active]").forEach(function (row) {
     var id = row.dataset.task;
     var initial = {
@@ -15,9 +14,13 @@
       row.querySelector(".kn-done").textContent = c.done + " / " + c.total;
       row.querySelector(".kn-succeeded").textContent = c.succeeded;
       row.querySelector(".kn-failed").textContent = c.failed;
-      var cell = row.querySelector(".kn-status"), status = "running";
-      if (s.final) status = STATUS[s.final.type] || (s.final.failed ? "failed" : "succeeded");
-      cell.textContent = status;
+      var cell = row.querySelector(".kn-status"), text = "running", status = "running";
+      if (s.final) {
+        text = KubenodeProgress.finalText(s.final);
+        status = { cancelled: "cancelled", interrupted: "interrupted", error: "failed" }[s.final.type] ||
+          (s.final.failed ? "failed" : "succeeded");
+      }
+      cell.textContent = text;
       cell.className = "kn-status kn-status-" + status;
     });
   });

@@ -12,7 +12,7 @@ import yaml
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import Group, User
 
-from tests.fixtures.axe import assert_accessible
+from tests.fixtures.axe import check_accessibility as assert_accessible
 from tests.fixtures.browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

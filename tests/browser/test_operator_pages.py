@@ -2,20 +2,12 @@
 import re
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.auth.models import Group, User
 
-from tests.fixtures.browser import ARTIFACTS, login
+from tests.fixtures.browser import ARTIFACTS, browser_user, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _user(name, group):
-    # the replica runs the real settings (PBKDF2); the test settings hash with MD5 only
-    hasher = PBKDF2PasswordHasher()
-    u = User.objects.create(username=name, password=hasher.encode("secret-pw", hasher.salt()))
-    u.groups.add(Group.objects.get(name=group))
-    return u
 
 
 @pytest.fixture
@@ -29,9 +21,9 @@ def site(kube_sim, daphne_replicas, worker_processes, collected_static_dir):
         sim = kube_sim(nodes=nodes, latency_ms=latency_ms)
         cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
         cluster.sim = sim
-        _user("ops", "operator")
-        _user("boss", "admin")
-        _user("watcher", "viewer")
+        browser_user("ops", "operator")
+        browser_user("boss", "admin")
+        browser_user("watcher", "viewer")
         replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
         worker_processes("worker")  # batches run in a worker process, as in production
         return cluster, replica.http_url
@@ -57,8 +49,8 @@ def test_filter_select_100_label_with_preview_then_node_shows_it(site, browser_p
     page.get_by_label("Select every node on this page").check()
     assert page.locator("#selected-count").text_content() == "100 selected"
     page.screenshot(path=str(ARTIFACTS / "page-node-list.png"))
-    page.get_by_label("Action").select_option("label")
-    page.get_by_label("Labels to set (k=v, …)").fill("team=blue, tier=gold")
+    page.get_by_label("Action", exact=True).select_option("label")
+    page.get_by_label("Labels to set").fill("team=blue, tier=gold")
     page.get_by_role("button", name="Preview…").click()
     assert page.locator("#diff tbody tr").count() == 100
     assert "team: (none) → blue" in page.locator("#diff").text_content()
@@ -88,7 +80,7 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     login(page, url, "boss", "secret-pw")
     page.goto(f"{url}/clusters/sim/nodes/?q={blocked_node}")
     page.get_by_label(f"Select {blocked_node}").check()
-    page.get_by_label("Action").select_option("drain")
+    page.get_by_label("Action", exact=True).select_option("drain")
     page.locator("summary", has_text="Drain options").click()
     page.get_by_label("delete emptyDir data").check()
     page.get_by_label("force (unmanaged pods)").check()
@@ -98,6 +90,8 @@ def test_drain_preview_and_run_reports_pdb_blocked_pod(site, browser_page):
     blocked = page.locator("#plan .kn-blocked").text_content()
     assert "ledger-" in blocked and "PodDisruptionBudget" in blocked
     page.screenshot(path=str(ARTIFACTS / "page-drain-preview.png"), full_page=True)
+    assert "1 of 1 node will not drain" in page.locator("#drain-summary").text_content()
+    page.get_by_label(re.compile("^Run anyway")).check()  # the preview said so: run it all the same
     page.get_by_role("button", name="Run drain").click()
     page.get_by_role("dialog", name="Batch progress").wait_for()
     _counts_done(page, 1, 0, 1)
@@ -114,10 +108,9 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
     for name in chosen:
         page.get_by_label(f"Select {name}").check()
     assert page.locator("#selected-count").text_content() == "2 selected"
-    page.get_by_label("Action").select_option("taint")
-    assert page.get_by_label("Labels to set (k=v, …)").is_hidden()  # only the taint fields are shown
-    page.get_by_label("Taints (k=v, …)").fill("maint=yes")
-    page.get_by_label("Effect").select_option("NoSchedule")
+    page.get_by_label("Action", exact=True).select_option("taint")
+    assert page.get_by_label("Labels to set").is_hidden()  # only the taint fields are shown
+    page.get_by_label("Taints to add").fill("maint=yes:NoSchedule")
     page.get_by_role("button", name="Preview…").click()
     diff = page.locator("#diff").text_content()
     assert "taint maint:NoSchedule: (none) → maint=yes:NoSchedule" in diff and all(n in diff for n in chosen)
@@ -133,10 +126,9 @@ def test_taint_with_effect_on_selected_nodes_then_remove_it_with_the_keyboard(si
     assert page.locator("#result_list tbody tr").count() == 2
     page.get_by_label("Select every node on this page").press("Space")
     assert page.locator("#selected-count").text_content() == "2 selected"
-    page.get_by_label("Action").focus()
-    page.get_by_label("Action").select_option("untaint")
-    page.get_by_label("Taints (k=v, …)").press_sequentially("maint")
-    page.get_by_label("Effect").select_option("NoSchedule")
+    page.get_by_label("Action", exact=True).focus()
+    page.get_by_label("Action", exact=True).select_option("untaint")
+    page.get_by_label("Taints to remove").press_sequentially("maint:NoSchedule")
     with page.expect_navigation():
         page.get_by_role("button", name="Preview…").press("Enter")
     assert "maint=yes:NoSchedule → (removed)" in page.locator("#diff").text_content()
@@ -164,7 +156,7 @@ def test_template_managed_then_applied_to_a_selection(site, browser_page):
     page.screenshot(path=str(ARTIFACTS / "page-templates.png"), full_page=True)
     page.goto(f"{url}/clusters/sim/nodes/?q=worker-001")
     page.get_by_label("Select worker-0011").check()
-    page.get_by_label("Action").select_option("label")
+    page.get_by_label("Action", exact=True).select_option("label")
     page.get_by_label("Apply template").select_option(label="batch-pool")
     page.get_by_role("button", name="Preview…").click()
     assert "kn-template: (none) → batch" in page.locator("#diff").text_content()
@@ -180,7 +172,7 @@ def test_reload_mid_batch_resumes_without_gaps(site, browser_page):
     login(page, url, "ops", "secret-pw")
     page.goto(f"{url}/clusters/sim/nodes/")
     page.get_by_label("Select every node on this page").check()
-    page.get_by_label("Action").select_option("cordon")
+    page.get_by_label("Action", exact=True).select_option("cordon")
     page.get_by_label("Reason").fill("rack move")
     page.get_by_role("button", name="Preview…").click()
     page.get_by_label(re.compile("Concurrency")).fill("1")

@@ -7,10 +7,8 @@ and, in the fallback test, to point it at a port where nothing listens; progress
 import urllib.parse
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.contrib.auth.models import Group, User
 
-from tests.fixtures.browser import login
+from tests.fixtures.browser import browser_user, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -63,11 +61,6 @@ OBSERVE = """
 """
 
 
-def _user(name, group):
-    hasher = PBKDF2PasswordHasher()  # the replica runs the real settings (PBKDF2)
-    user = User.objects.create(username=name, password=hasher.encode("secret-pw", hasher.salt()))
-    user.groups.add(Group.objects.get(name=group))
-    return user
 
 
 @pytest.fixture
@@ -79,7 +72,7 @@ def site(kube_sim, daphne_replicas, worker_processes, collected_static_dir):
     ensure_groups()  # a transactional test's flush removed the migration's groups
     sim = kube_sim(nodes=30, latency_ms=100)
     cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
-    _user("ops", "operator")
+    browser_user("ops", "operator")
     replica = daphne_replicas("web", KUBENODE_DATA_DIR=collected_static_dir, PROGRESS_NOTIFY_TYPE="postgres")
     worker_processes("worker")  # batches run in a worker process, as in production
     return replica.http_url, sorted(n.name for n in list_nodes(cluster))
@@ -94,10 +87,11 @@ def start_batch(page, url, names) -> str:
         "async (body) => { const t = document.cookie.match(/csrftoken=([^;]+)/)[1];"
         " const r = await fetch('/clusters/sim/nodes/action/', {method: 'POST', body: body,"
         " headers: {'X-CSRFToken': t, 'Content-Type': 'application/x-www-form-urlencoded'}}); return r.url; }", body)
-    assert "?task=" in landed, landed
+    task = urllib.parse.parse_qs(urllib.parse.urlsplit(landed).query).get("task")
+    assert task, landed
     page.goto(landed)
     page.get_by_role("dialog", name="Batch progress").wait_for()
-    return landed.split("?task=")[1]
+    return task[0]
 
 
 def wait_counts(page, total, succeeded, failed):
@@ -199,5 +193,5 @@ def test_a_late_poll_reply_never_moves_the_counts_back(site, browser_page):
     page.wait_for_function(f"() => window.__pollsHandled > {handled}")
     n = len(names)
     assert page.locator(".kn-progress-counts").text_content() == \
-        f"{n} / {n} — processing 0, succeeded {n}, failed 0"
+        f"{n} / {n} — 0 remaining, succeeded {n}, failed 0"
     assert_completed_once(page, task_id, len(names))

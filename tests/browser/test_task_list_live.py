@@ -24,7 +24,7 @@ def test_task_list_bar_advances_live_to_the_final_counts(site, browser_page):  #
     page.wait_for_function(
         "([id, w]) => parseFloat(document.querySelector(`tr[data-task='${id}'] .kn-progress-fill`).style.width) > w",
         arg=[task_id, width_at_load], timeout=60_000)
-    row.locator(".kn-status", has_text="succeeded").wait_for(timeout=120_000)
+    row.locator(".kn-status", has_text="completed").wait_for(timeout=120_000)
     task = ProgressTask.objects.get(pk=task_id)
     assert row.locator(".kn-done").text_content() == f"{task.total} / {task.total}"
     assert row.locator(".kn-succeeded").text_content() == str(task.succeeded) == str(len(names))

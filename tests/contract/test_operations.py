@@ -328,8 +328,8 @@ def test_drain_blocked_by_budget_times_out_cordoned(backend, cluster, user, uniq
 
 def test_drain_refuses_daemonset_pods_without_the_flag(backend, cluster, user, unique):
     ns, node = drain_setup(backend, unique)
-    out = services.run_node_action(cluster, node, "drain", {"delete_emptydir_data": True, "timeout": 10},
-                                   user=user)
+    out = services.run_node_action(cluster, node, "drain", {"delete_emptydir_data": True, "timeout": 10,
+                                                            "ignore_daemonsets": False}, user=user)
     assert not out.ok
     assert out.error == (f"cannot drain {node}: 1 pod(s) refused — {ns}/agent-{node}: DaemonSet-managed "
                          "(use ignore_daemonsets); node left cordoned")

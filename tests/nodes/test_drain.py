@@ -97,7 +97,7 @@ def test_drain_refuses_daemonsets_without_flag(sim, user):
     node = find_node(sim.api, ledger=False)
     names = sorted(p.metadata.name for p in pods_by_node(sim.api)[node])
     out = services.run_node_action(sim.cluster, node, "drain", {"grace_period": 0, "delete_emptydir_data": True,
-                                                                "timeout": 10}, user=user)
+                                                                "ignore_daemonsets": False, "timeout": 10}, user=user)
     assert not out.ok and "DaemonSet-managed (use ignore_daemonsets)" in out.error
     assert out.error.startswith(f"cannot drain {node}: ") and "node left cordoned" in out.error
     assert sorted(p.metadata.name for p in pods_by_node(sim.api)[node]) == names  # nothing evicted

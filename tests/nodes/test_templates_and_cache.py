@@ -3,7 +3,7 @@ the simulator)."""
 import pytest
 from django.contrib.auth.models import Group, User
 
-from nodes import selectors, services, views
+from nodes import action_views, selectors, services
 from nodes.models import AuditEntry, LabelTaintTemplate
 from progress.models import ProgressTask
 
@@ -50,11 +50,11 @@ def test_operator_creates_edits_and_deletes_a_template(client, db):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"name": "t", "taints_text": "gpu=true:Sometimes"}, "Effect one of"),
+    ({"name": "t", "taints_text": "gpu=true:Sometimes"}, "invalid effect &#x27;Sometimes&#x27;"),
     ({"name": "t", "labels_text": "bad key!=v"}, "invalid label key"),
     ({"name": "t", "labels_text": "novalue"}, "expected key=value"),
     ({"name": "t"}, "at least one label"),
-    ({"name": "t", "taints_text": "a:NoSchedule, a=b:NoSchedule"}, "duplicate taint"),
+    ({"name": "t", "taints_text": "a:NoSchedule, a=b:NoSchedule"}, "is given twice"),
 ])
 def test_template_form_refuses_bad_input(client, db, data, message):
     _login(client, "op", "operator")
@@ -103,7 +103,7 @@ def test_node_list_cache_is_refreshed_by_a_mutation(cluster):
 
 
 def test_large_selection_preview_is_capped_and_says_so_and_runs_on_all(client, cluster, monkeypatch):
-    monkeypatch.setattr(views, "PREVIEW_LIMIT", 10)  # 30 simulated nodes stand for 5,000
+    monkeypatch.setattr(action_views, "PREVIEW_LIMIT", 10)  # 30 simulated nodes stand for 5,000
     _login(client, "boss", "admin")
     for action, extra in (("label", {"set": "zone=z9"}), ("drain", {"timeout": "5"}),
                           ("cordon", {"reason": "r"})):

@@ -90,7 +90,7 @@ def test_untaint_effect_optional_but_checked():
 
 def test_drain_defaults_and_errors():
     params = validate_action("drain", {"reason": "  kernel   upgrade "})
-    assert params == {"reason": "kernel upgrade", "ignore_daemonsets": False, "delete_emptydir_data": False,
+    assert params == {"reason": "kernel upgrade", "ignore_daemonsets": True, "delete_emptydir_data": False,
                       "force": False, "grace_period": -1, "timeout": 300, "pod_selector": "",
                       "disable_eviction": False, "skip_wait_for_delete_timeout": 0}
     with pytest.raises(ValidationError, match="timeout must be between"):

@@ -11,6 +11,7 @@ arguments.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
@@ -23,7 +24,8 @@ from django.db import connection
 
 from kubenode import runtime
 from nodes import batches
-from nodes.models import Cluster
+from nodes.forms import BatchActionForm, data_with_defaults
+from nodes.models import Cluster, LabelTaintTemplate
 from nodes.validation import ACTIONS
 from progress import services
 from progress.follow import follow
@@ -32,75 +34,67 @@ from progress.selectors import task_state
 from progress.worker import Worker
 from progress.writer import failed_nodes
 
-# kubectl drain's options, named as nodes.validation.validate_action("drain") accepts them.
-DRAIN_DEFAULTS = {"ignore_daemonsets": False, "delete_emptydir_data": False, "force": False, "grace_period": -1,
-                  "timeout": 300, "pod_selector": "", "disable_eviction": False, "skip_wait_for_delete_timeout": 0}
+# Where the batch form's fields come from on the command line (its errors name the flag).
+FLAGS = {"set": "--set", "remove": "--remove", "taints": "--taint", "template": "--template", "reason": "--reason",
+         "concurrency": "--concurrency", "grace_period": "--grace-period", "timeout": "--timeout",
+         "pod_selector": "--pod-selector", "skip_wait_for_delete_timeout": "--skip-wait-for-delete-timeout",
+         "selector": "--selector", "node": "--nodes"}
+DRAIN_OPTIONS = ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction", "grace_period", "timeout",
+                 "pod_selector", "skip_wait_for_delete_timeout")
 
 
 def bad(message: str) -> CommandError:
     return CommandError(message, returncode=2)
 
 
-def parse_pairs(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise bad(f"--set expects KEY=VALUE, got {item!r}")
-        out[key] = value
-    return out
-
-
-def parse_taint(item: str, *, need_effect: bool) -> dict:
-    spec, sep, effect = item.rpartition(":")
-    if not sep:
-        spec, effect = item, ""
-    key, has_value, value = spec.partition("=")
-    if not key:
-        raise bad(f"--taint expects KEY[=VALUE]:EFFECT, got {item!r}")
-    if need_effect and not effect:
-        raise bad(f"--taint {item!r} needs an effect (NoSchedule, PreferNoSchedule or NoExecute)")
-    taint = {"key": key}
-    if has_value:
-        taint["value"] = value
-    if effect:
-        taint["effect"] = effect
-    if need_effect:
-        taint.setdefault("value", "")
-    return taint
-
-
-def build_params(action: str, opts: dict) -> dict:
-    sets, removes, taints, reason = opts["set"] or [], opts["remove"] or [], opts["taint"] or [], opts["reason"]
-    if action == "label":
-        if not sets and not removes:
-            raise bad("label needs --set KEY=VALUE and/or --remove KEY")
-        return {"set": parse_pairs(sets), "remove": removes}
-    if action == "unlabel":
-        if not removes:
-            raise bad("unlabel needs --remove KEY")
-        return {"remove": removes}
-    if action == "taint":
-        if not taints:
-            raise bad("taint needs --taint KEY=VALUE:EFFECT")
-        return {"taints": [parse_taint(t, need_effect=True) for t in taints]}
-    if action == "untaint":
-        specs = [parse_taint(t, need_effect=False) for t in taints] + [{"key": k} for k in removes]
-        if not specs:
-            raise bad("untaint needs --taint KEY[:EFFECT] or --remove KEY")
-        return {"taints": specs}
-    if action == "cordon":
-        return {"reason": reason or ""}
-    if action == "drain":
-        return {"reason": reason or "", **{name: opts[name] for name in DRAIN_DEFAULTS}}
-    return {}
-
-
 def check_drain_options(action: str, opts: dict) -> None:
-    given = [name for name, default in DRAIN_DEFAULTS.items() if opts[name] != default]
+    given = [name for name in DRAIN_OPTIONS if opts[name] not in (None, False)]
     if given and action != "drain":
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise bad(f"{flags} apply to --action drain only")
+
+
+def form_data(opts: dict) -> dict:
+    """The batch form's data from the options; drain options left out take the form's defaults."""
+    action = opts["action"]
+    taints, removes = list(opts["taint"] or []), list(opts["remove"] or [])
+    if action == "untaint":  # --remove KEY: a taint key to remove, as kubectl taint KEY-
+        taints, removes = taints + removes, []
+    data = {"action": action, "set": "\n".join(opts["set"] or []), "remove": "\n".join(removes),
+            "taints": "\n".join(taints), "reason": opts["reason"] or "", "concurrency": opts["concurrency"] or "",
+            "pod_selector": opts["pod_selector"] or ""}
+    if opts["template"]:
+        template = LabelTaintTemplate.objects.filter(name=opts["template"]).first()
+        if template is None:
+            raise bad(f"--template: no template {opts['template']!r}")
+        data["template"] = str(template.pk)
+    for name in ("grace_period", "timeout", "skip_wait_for_delete_timeout"):
+        if opts[name] is not None:
+            data[name] = opts[name]
+    for name in ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction"):
+        if opts[name] is not None:
+            data[name] = opts[name]
+    if opts["nodes"] is not None:
+        names = [n for n in opts["nodes"].split(",") if n.strip()]
+        if not names:
+            raise bad("--nodes needs at least one name")
+        data["node"] = names
+    elif opts["selector"] is not None:
+        if not opts["selector"].strip():
+            raise bad("--selector needs a label selector")
+        data["selector"] = opts["selector"]
+    else:
+        data["all_nodes"] = True
+    return data_with_defaults(data)
+
+
+def parse_batch(opts: dict, cluster) -> BatchActionForm:
+    """The batch the options describe, parsed and checked by the pages' form; exit 2 with every error if bad."""
+    check_drain_options(opts["action"], opts)
+    form = BatchActionForm(form_data(opts), cluster=cluster)
+    if not form.is_valid():
+        raise bad("; ".join(form.error_messages(FLAGS)))
+    return form
 
 
 class Command(BaseCommand):
@@ -113,23 +107,25 @@ class Command(BaseCommand):
         parser.add_argument("--set", action="append", metavar="KEY=VALUE")
         parser.add_argument("--remove", action="append", metavar="KEY")
         parser.add_argument("--taint", action="append", metavar="KEY=VALUE:EFFECT")
+        parser.add_argument("--template", metavar="NAME",
+                            help="apply a label/taint template (label: all of it; unlabel: take it off)")
         parser.add_argument("--reason", default="")
-        parser.add_argument("--concurrency", type=int, default=0,
+        parser.add_argument("--concurrency", default="",
                             help="nodes at once (1 up to the per-cluster limit for the action; default the limit)")
-        drain = parser.add_argument_group("drain options (as kubectl drain)")
-        drain.add_argument("--ignore-daemonsets", action="store_true", help="skip DaemonSet-managed pods")
-        drain.add_argument("--delete-emptydir-data", action="store_true",
+        drain = parser.add_argument_group("drain options (as kubectl drain; one set of defaults with the pages)")
+        drain.add_argument("--ignore-daemonsets", action=argparse.BooleanOptionalAction, default=None,
+                           help="skip DaemonSet-managed pods (default: yes; --no-ignore-daemonsets refuses them, "
+                                "as kubectl does without the flag)")
+        drain.add_argument("--delete-emptydir-data", action="store_true", default=None,
                            help="evict pods with emptyDir volumes (their data is lost)")
-        drain.add_argument("--force", action="store_true", help="evict pods without a controller")
-        drain.add_argument("--grace-period", type=int, default=DRAIN_DEFAULTS["grace_period"],
-                           help="seconds each pod gets to terminate (-1: the pod's own)")
-        drain.add_argument("--timeout", type=int, default=DRAIN_DEFAULTS["timeout"],
-                           help="seconds to wait for a node's pods to go")
-        drain.add_argument("--pod-selector", default="", help="only pods matching this label selector")
-        drain.add_argument("--disable-eviction", action="store_true",
+        drain.add_argument("--force", action="store_true", default=None, help="evict pods without a controller")
+        drain.add_argument("--grace-period", default=None,
+                           help="seconds each pod gets to terminate (-1: the pod's own; default -1)")
+        drain.add_argument("--timeout", default=None, help="seconds to wait for a node's pods to go (default 300)")
+        drain.add_argument("--pod-selector", default=None, help="only pods matching this label selector")
+        drain.add_argument("--disable-eviction", action="store_true", default=None,
                            help="delete pods instead of evicting them (bypasses PodDisruptionBudgets)")
-        drain.add_argument("--skip-wait-for-delete-timeout", type=int,
-                           default=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
+        drain.add_argument("--skip-wait-for-delete-timeout", default=None,
                            help="do not wait for pods deleted more than this many seconds ago (0: always wait)")
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--nodes", help="comma-separated node names")
@@ -149,19 +145,14 @@ class Command(BaseCommand):
             cluster = Cluster.objects.get(name=opts["cluster"])
         except Cluster.DoesNotExist:
             raise bad(f"no cluster {opts['cluster']!r}") from None
-        check_drain_options(opts["action"], opts)
-        params = build_params(opts["action"], opts)
-        limit = batches.concurrency_limit(opts["action"])
-        if not 0 <= opts["concurrency"] <= limit:
-            raise bad(f"--concurrency must be between 1 and {limit} for {opts['action']}")
-        names = [n for n in (opts["nodes"] or "").split(",") if n.strip()] if opts["nodes"] is not None else None
-        if opts["nodes"] is not None and not names:
-            raise bad("--nodes needs at least one name")
+        form = parse_batch(opts, cluster)
+        target = form.target
         embedded = connection.vendor == "sqlite"
         try:
-            task = batches.start_batch(user, cluster, opts["action"], params, names=names,
-                                       selector=opts["selector"], all_nodes=opts["all_nodes"],
-                                       concurrency=opts["concurrency"], queued=not embedded)
+            task = batches.start_batch(user, cluster, opts["action"], form.cleaned_data["params"],
+                                       names=target.names, selector=target.selector or None,
+                                       all_nodes=target.all_nodes, concurrency=form.cleaned_data["concurrency"],
+                                       queued=not embedded)
         except (ValidationError, PermissionDenied) as exc:
             raise bad("; ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         except Exception as exc:  # noqa: BLE001 - e.g. the cluster cannot be reached to resolve targets
