@@ -80,16 +80,16 @@ def walk(url: str, password: str, out: Path) -> None:
         # a label batch: preview, then the live dialog
         page.goto(f"{url}/clusters/demo/nodes/?q=worker-00")
         page.get_by_label("Select every node on this page").check()
-        page.get_by_label("Action").select_option("label")
-        page.locator("#set").fill("team=blue, tier=gold")
+        page.get_by_label("Action", exact=True).select_option("label")
+        page.get_by_label("Labels to set").fill("team=blue, tier=gold")
         with page.expect_navigation():
             page.get_by_role("button", name=re.compile("^Preview")).click()
         shoot(page, out, "preview")
-        concurrency = page.locator("#concurrency")
+        concurrency = page.get_by_label(re.compile("^Concurrency"))
         if concurrency.count():
             concurrency.fill("2")
         with page.expect_navigation():
-            page.get_by_role("button", name="Run label").click()
+            page.get_by_role("button", name=re.compile("^Run label")).click()
         page.get_by_role("dialog").first.wait_for()
         page.wait_for_function("() => document.querySelectorAll('.kn-progress-nodes li').length >= 12")
         shoot(page, out, "live-dialog")
@@ -102,13 +102,11 @@ def walk(url: str, password: str, out: Path) -> None:
         page.goto(f"{url}/clusters/demo/nodes/?q=worker-00")
         for box in page.locator('input[name="node"]').all()[:6]:
             box.check()
-        page.get_by_label("Action").select_option("drain")
+        page.get_by_label("Action", exact=True).select_option("drain")
         page.locator("summary", has_text="Drain options").click()
         for option in ("delete emptyDir data", "force (unmanaged pods)"):
-            box = page.get_by_label(option)
-            if box.count():
-                box.check()
-        page.locator("#reason").fill("kernel upgrade")
+            page.get_by_label(option).check()
+        page.get_by_label("Reason").fill("kernel upgrade")
         with page.expect_navigation():
             page.get_by_role("button", name=re.compile("^Preview")).click()
         shoot(page, out, "drain-plan")
