@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint venv migrate browser clean bench bench-quick kube-apiserver image test-contract apiserver-run
+.PHONY: run test lint venv migrate browser clean bench bench-quick kube-apiserver image test-contract apiserver-run screenshots
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench: venv
 ## bench-quick: a short smoke version of the benchmarks (under two minutes)
 bench-quick: venv
 	$(PY) -m bench.run --quick
+
+## screenshots: docs/screenshots/*.png from the simulated demo cluster, taken by chromium (shown in the README)
+screenshots: venv
+	scripts/install-browser.sh
+	$(PY) scripts/screenshots.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -73,3 +73,13 @@ def can_manage_task(user, task) -> bool:
 def require_manage_task(user, task) -> None:
     if not can_manage_task(user, task):
         raise PermissionDenied("only the task's owner or staff, with the right to run its action, may do this")
+
+
+def can_manage_clusters(user) -> bool:
+    """Add, check, rename and remove clusters: admins."""
+    return is_admin(user)
+
+
+def require_manage_clusters(user) -> None:
+    if not can_manage_clusters(user):
+        raise PermissionDenied("clusters are managed by admins")

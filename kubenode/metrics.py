@@ -155,3 +155,16 @@ def targets_taken_over(count: int) -> None:
 @login_not_required
 def metrics_view(request):
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+NODE_WATCHES = Gauge("kubenode_node_watches", "Kubernetes node watches open in this process (one per cluster).")
+NODE_WATCHES_STARTED = Counter("kubenode_node_watches_started_total", "Node watches started in this process.")
+
+
+def node_watch_started() -> None:
+    NODE_WATCHES.inc()
+    NODE_WATCHES_STARTED.inc()
+
+
+def node_watch_stopped() -> None:
+    NODE_WATCHES.dec()

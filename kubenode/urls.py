@@ -1,16 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from kubenode import metrics, views
+from nodes import views_clusters
 
 admin.site.site_header = "kubenode administration"
 admin.site.site_title = "kubenode"
 admin.site.index_title = "Clusters, nodes, batches and audit"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="nodes:cluster_list", permanent=False), name="home"),
+    path("", views_clusters.overview, name="home"),
+    path("favicon.ico", views_clusters.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

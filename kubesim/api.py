@@ -10,11 +10,19 @@ from . import validation
 from .errors import ApiError, bad_request, conflict, not_found, status
 from .patching import apply_patch
 from .resources import NAMESPACES, NODES, PDBS, PODS, Resource
-from .selectors import GENERIC_FIELDS, NODE_FIELDS, POD_FIELDS, FieldSelector, LabelSelector, match_pdb_selector
+from .selectors import (
+    EVENT_FIELDS,
+    GENERIC_FIELDS,
+    NODE_FIELDS,
+    POD_FIELDS,
+    FieldSelector,
+    LabelSelector,
+    match_pdb_selector,
+)
 from .store import Store, key_of
 
 TERMINAL = ("Succeeded", "Failed")
-SUPPORTED_FIELDS = {"nodes": NODE_FIELDS, "pods": POD_FIELDS}
+SUPPORTED_FIELDS = {"nodes": NODE_FIELDS, "pods": POD_FIELDS, "events": EVENT_FIELDS}
 PDB_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget."
 
 

@@ -16,6 +16,7 @@ import random
 import threading
 import time
 
+from . import events
 from .resources import NODES, PDBS, PODS
 from .selectors import match_pdb_selector
 
@@ -34,6 +35,7 @@ class Controllers:
         self.dirty_replicasets = set()  # (namespace, name)
         self.starting = {}  # pod key -> monotonic time to start
         self.flipped = {}  # node name -> monotonic time to recover
+        self.node_events = []  # events to record for node changes (made outside the listener)
         self.next_flip = time.monotonic() + 2.0
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="sim-controllers", daemon=True)
@@ -63,6 +65,8 @@ class Controllers:
         elif plural == "poddisruptionbudgets":
             if etype != "DELETED" and (obj.get("status") or {}).get("observedGeneration") != meta.get("generation"):
                 self.dirty_namespaces.add(meta["namespace"])
+        elif plural == "nodes" and etype == "MODIFIED":
+            self.node_events += events.for_change(meta["name"], old, obj)
         elif plural == "replicasets" and etype != "DELETED":
             self.dirty_replicasets.add((meta["namespace"], meta["name"]))
 
@@ -81,6 +85,9 @@ class Controllers:
             self._disruption()
             if self.activity:
                 self._activity(now)
+            pending, self.node_events = self.node_events, []
+            for event in pending:
+                events.record(self.store, event)
 
     # --- kubelet -------------------------------------------------------------------------------
     def _kubelet(self, now):

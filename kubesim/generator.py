@@ -5,6 +5,7 @@ import datetime
 import random
 import uuid
 
+from . import events
 from .resources import DAEMONSETS, NAMESPACES, NODES, PDBS, PODS, REPLICASETS
 from .store import Store
 
@@ -127,7 +128,8 @@ def make_node(g: Generator, name: str, index: int, *, control_plane=False, gpu=N
 
 
 def make_pod(g: Generator, name, namespace, node, *, labels=None, owner=None, annotations=None, volumes=None,
-             phase="Running", image="registry.local/app:1.0", grace=30, tolerations=None, ip_index=0) -> dict:
+             phase="Running", image="registry.local/app:1.0", grace=30, tolerations=None, ip_index=0,
+             resources=None) -> dict:
     started = g.stamp(20, 0)
     ready = "True" if phase == "Running" else "False"
     meta = {"name": name, "namespace": namespace, "uid": g.uid(), "creationTimestamp": started,
@@ -140,7 +142,7 @@ def make_pod(g: Generator, name, namespace, node, *, labels=None, owner=None, an
     if not meta["labels"]:
         del meta["labels"]
     container = {"name": name.split("-")[0], "image": image,
-                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+                 "resources": resources or {"requests": {"cpu": "100m", "memory": "128Mi"}}}
     if volumes:
         container["volumeMounts"] = [{"name": v["name"], "mountPath": f"/data/{v['name']}"} for v in volumes]
     spec = {"nodeName": node, "containers": [container], "restartPolicy": "Always" if phase == "Running" else "Never",
@@ -164,6 +166,16 @@ def make_pod(g: Generator, name, namespace, node, *, labels=None, owner=None, an
                                "restartCount": 0, "started": phase == "Running", "state": container_state}],
     }
     return {"metadata": meta, "spec": spec, "status": status}
+
+
+def app_resources(app: str) -> dict:
+    """Requests and limits of an app's containers: varied by app, from its name (the seeded sequence of the
+    cluster is left as it is)."""
+    pick = random.Random(app)
+    cpu = pick.choice((250, 500, 1000, 1500, 2000))
+    memory = pick.choice((512, 1024, 2048, 4096, 6144))
+    return {"requests": {"cpu": f"{cpu}m", "memory": f"{memory}Mi"},
+            "limits": {"cpu": f"{cpu * 2}m", "memory": f"{memory * 2}Mi"}}
 
 
 def generate(store: Store, nodes: int = 50, seed: int = 0) -> dict:
@@ -196,6 +208,15 @@ def generate(store: Store, nodes: int = 50, seed: int = 0) -> dict:
             summary["not_ready"].append(name)
     for node in node_objs:
         store.create(NODES, node)
+        name, born = node["metadata"]["name"], node["metadata"]["creationTimestamp"]
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        events.record(store, events.node_event(name, "RegisteredNode", f"Node {name} event: Registered Node "
+                                               f"{name} in Controller", events.NODE_CONTROLLER, when=born,
+                                               uid=uuid.uuid5(uuid.NAMESPACE_DNS, f"registered.{name}").hex))
+        if ready["status"] != "True":
+            events.record(store, events.node_event(name, "NodeNotReady", f"Node {name} status is now: NodeNotReady",
+                                                   events.NODE_CONTROLLER, when=ready["lastTransitionTime"],
+                                                   uid=uuid.uuid5(uuid.NAMESPACE_DNS, f"notready.{name}").hex))
 
     ip = [0]
 
@@ -251,7 +272,8 @@ def generate(store: Store, nodes: int = 50, seed: int = 0) -> dict:
                          "labels": dict(labels, **{"pod-template-hash": rs_hash})},
             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels, **{"pod-template-hash": rs_hash})},
                      "template": {"metadata": {"labels": dict(labels, **{"pod-template-hash": rs_hash})},
-                                  "spec": dict({"containers": [{"name": base, "image": f"registry.local/{base}:2.3"}]},
+                                  "spec": dict({"containers": [{"name": base, "image": f"registry.local/{base}:2.3",
+                                                                "resources": app_resources(name)}]},
                                                **({"volumes": [{"name": "scratch", "emptyDir": {}}]} if empty_dir
                                                   else {}))}},
             "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
@@ -263,7 +285,8 @@ def generate(store: Store, nodes: int = 50, seed: int = 0) -> dict:
             add_pod(make_pod(g, f"{rs_name}-{g.suffix()}", ns, host,
                              labels=dict(labels, **{"pod-template-hash": rs_hash}),
                              owner=("apps/v1", "ReplicaSet", rs_name, rs_uid), volumes=volumes,
-                             image=f"registry.local/{base}:2.3", grace=30, ip_index=ip[0]))
+                             image=f"registry.local/{base}:2.3", grace=30, ip_index=ip[0],
+                             resources=app_resources(name)))
         if pdb:
             store.create(PDBS, {"metadata": {"name": f"{name}-pdb", "namespace": ns, "uid": g.uid(),
                                              "creationTimestamp": g.stamp(100, 10)},

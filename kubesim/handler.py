@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from . import discovery
+from . import discovery, metrics
 from .api import Api
 from .auth import Tokens, authorize, request_attributes
 from .errors import ApiError, bad_request, status
@@ -123,6 +123,7 @@ class SimHandler(BaseHTTPRequestHandler):
     faults: Faults = None
     in_flight: InFlight = None
     eviction_version = "v1"
+    serve_metrics = True  # metrics.k8s.io, as metrics-server adds it
 
     def log_message(self, fmt, *args):
         log.debug("%s - %s", self.address_string(), fmt % args)
@@ -202,6 +203,11 @@ class SimHandler(BaseHTTPRequestHandler):
         attributes = request_attributes(self.command, parts, query)
         if attributes is not None:  # before routing, as on a real server: a forbidden request learns nothing
             authorize(user, *attributes)
+        if self.serve_metrics and parts[:3] == ["apis", metrics.GROUP, metrics.VERSION]:
+            if method != "GET":
+                raise ApiError(405, f"the server does not allow this method on the requested resource "
+                                    f"({self.command})", reason="MethodNotAllowed")
+            return self._send(200, metrics.handle(self.api.store, parts[3:], query))
         route = parse_route(parts)
         if route is not None and route.group and \
                 route.version not in discovery.groups_for(self.eviction_version).get(route.group, ()):
@@ -303,7 +309,14 @@ class SimHandler(BaseHTTPRequestHandler):
         if parts == ["api"]:
             return discovery.core_versions(f"127.0.0.1:{self.server.server_address[1]}")
         if parts == ["apis"]:
-            return discovery.group_list(self.eviction_version)
+            doc = discovery.group_list(self.eviction_version)
+            if self.serve_metrics:
+                doc["groups"].append(metrics.group_doc())
+            return doc
+        if self.serve_metrics and parts == ["apis", metrics.GROUP]:
+            return {"kind": "APIGroup", "apiVersion": "v1", **metrics.group_doc()}
+        if self.serve_metrics and parts == ["apis", metrics.GROUP, metrics.VERSION]:
+            return metrics.resource_list()
         if len(parts) == 2 and parts[0] == "api":
             return discovery.resource_list("", parts[1], self.eviction_version)
         if len(parts) == 2 and parts[0] == "apis":
@@ -337,8 +350,9 @@ class SimHandler(BaseHTTPRequestHandler):
 
 
 def make_handler(api: Api, tokens: Tokens, faults: Faults, eviction_version: str = "v1",
-                 in_flight: InFlight | None = None):
+                 in_flight: InFlight | None = None, serve_metrics: bool = True):
     return type("BoundSimHandler", (SimHandler,), {"api": api, "tokens": tokens, "faults": faults,
                                                   "eviction_version": eviction_version,
-                                                  "in_flight": in_flight or InFlight()})
+                                                  "in_flight": in_flight or InFlight(),
+                                                  "serve_metrics": serve_metrics})
 

@@ -39,7 +39,9 @@ REPLICASETS = Resource("replicasets", "ReplicaSet", "apps", ("v1",), True, ALL_V
 DEPLOYMENTS = Resource("deployments", "Deployment", "apps", ("v1",), True, ALL_VERBS, ("deploy",),
                        has_generation=True, subresources=("status",))
 
-RESOURCES = (NODES, PODS, NAMESPACES, PDBS, DAEMONSETS, REPLICASETS, DEPLOYMENTS)
+EVENTS = Resource("events", "Event", "", ("v1",), True, ALL_VERBS, ("ev",))
+
+RESOURCES = (NODES, PODS, NAMESPACES, PDBS, DAEMONSETS, REPLICASETS, DEPLOYMENTS, EVENTS)
 BY_PLURAL = {r.plural: r for r in RESOURCES}
 
 

@@ -113,10 +113,15 @@ POD_FIELDS = {
     "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName",
 }
 GENERIC_FIELDS = {"metadata.name", "metadata.namespace"}
+EVENT_FIELDS = GENERIC_FIELDS | {
+    "involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+    "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
+    "reportingComponent", "source", "type",
+}
 
 
 def _field_value(obj: dict, field: str) -> str:
-    value = _dig(obj, field)
+    value = _dig(obj, "source.component" if field == "source" else field)
     if field == "spec.unschedulable":
         return "true" if value else "false"
     return "" if value is None else str(value)

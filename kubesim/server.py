@@ -29,7 +29,7 @@ class SimServer(ThreadingHTTPServer):
 class Simulator:
     def __init__(self, *, nodes=50, port=0, seed=0, latency_ms=0, fail_rate=0.0, conflict_rate=0.0,
                  grace_cap=1.0, activity=False, eviction_version="v1", admin_token=None, viewer_token=None,
-                 nobody_token=None, tls=False):
+                 nobody_token=None, tls=False, metrics=True):
         started = time.monotonic()
         self.store = Store()
         self.summary = generate(self.store, nodes=nodes, seed=seed)
@@ -40,7 +40,8 @@ class Simulator:
         self.tokens = Tokens(admin_token, viewer_token, nobody_token)
         self.faults = Faults(latency_ms, fail_rate, conflict_rate, seed)
         self.in_flight = InFlight()
-        handler = make_handler(self.api, self.tokens, self.faults, eviction_version, self.in_flight)
+        handler = make_handler(self.api, self.tokens, self.faults, eviction_version, self.in_flight,
+                               serve_metrics=metrics)
         self.httpd = SimServer(("127.0.0.1", port), handler)
         self.port = self.httpd.server_address[1]
         self.cert_pem = None

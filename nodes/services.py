@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from kubenode import access
+
 from . import crypto
 from .kube import KubeError
 from .kube import client as kube_client
@@ -21,9 +23,10 @@ from .validation import validate_action as _validate_action
 
 log = logging.getLogger(__name__)
 
-__all__ = ["import_cluster", "import_in_cluster", "check_cluster", "CheckResult", "validate_action",
-           "NodeOutcome", "perform_node_action", "run_node_action", "save_audit_entries", "drain_plan",
-           "drain_summary", "action_preview", "node_changes", "parse_kubeconfig"]
+__all__ = ["import_cluster", "add_cluster", "rename_cluster", "remove_cluster", "import_in_cluster",
+           "check_cluster", "CheckResult", "validate_action", "NodeOutcome", "perform_node_action",
+           "run_node_action", "save_audit_entries", "drain_plan", "drain_summary", "action_preview", "node_changes",
+           "parse_kubeconfig"]
 
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -119,6 +122,46 @@ def import_cluster(name: str, kubeconfig_text: str, context: str | None = None, 
         cluster.save()
     log.info("cluster %s %s (context %s, server %s)", name, "imported" if created else "updated", context, server)
     return cluster
+
+
+def add_cluster(user, name: str, kubeconfig_text: str, context: str | None = None) -> Cluster:
+    """An admin adds a cluster from the pages: as import_cluster, but a name already in use is refused."""
+    access.require_manage_clusters(user)
+    slug = _clean_name(name)
+    if Cluster.objects.filter(name=slug).exists():
+        raise ValidationError(f"a cluster named {slug} exists already; choose another name")
+    cluster = import_cluster(slug, kubeconfig_text, context)
+    log.info("cluster %s added by %s", cluster.name, _username(user))
+    return cluster
+
+
+def rename_cluster(user, cluster: Cluster, new_name: str) -> Cluster:
+    """Rename a cluster. Audit records and tasks keep the name the cluster had when they were written."""
+    access.require_manage_clusters(user)
+    slug = _clean_name(new_name)
+    if slug == cluster.name:
+        return cluster
+    with transaction.atomic():
+        if Cluster.objects.filter(name=slug).exclude(pk=cluster.pk).exists():
+            raise ValidationError(f"a cluster named {slug} exists already")
+        old = cluster.name
+        cluster.name = slug
+        cluster.save(update_fields=["name", "updated_at"])
+    log.info("cluster %s renamed to %s by %s", old, slug, _username(user))
+    return cluster
+
+
+def remove_cluster(user, cluster: Cluster, *, active_batches: int = 0) -> None:
+    """Forget a cluster and its stored kubeconfig; refused while `active_batches` of it are pending or running
+    (the caller counts them in the task engine). Its audit records and finished tasks stay (they name it)."""
+    access.require_manage_clusters(user)
+    if active_batches:
+        raise ValidationError(f"{active_batches} task{'s' if active_batches != 1 else ''} of cluster "
+                              f"{cluster.name} {'are' if active_batches != 1 else 'is'} pending or running: cancel "
+                              f"or wait for {'them' if active_batches != 1 else 'it'} first")
+    name = cluster.name
+    cluster.delete()
+    log.info("cluster %s removed by %s", name, _username(user))
 
 
 def import_in_cluster(name: str) -> Cluster:

@@ -3,6 +3,7 @@
 import time
 from datetime import UTC, datetime
 
+from . import quantity
 from .client import SMP, Kube, q
 from .errors import KubeError
 
@@ -53,8 +54,55 @@ def pod_counts(kube: Kube) -> dict[str, int]:
     return counts
 
 
+def pod_resources(pod: dict) -> dict[str, float]:
+    """What a pod asks of its node, as the scheduler counts it: the larger of the sum of its containers and its
+    largest init container, plus the pod overhead; cpu in cores, memory in bytes."""
+    spec = pod.get("spec") or {}
+    out = {}
+    for kind in ("requests", "limits"):
+        for res in ("cpu", "memory"):
+            main = sum(quantity.parse(((c.get("resources") or {}).get(kind) or {}).get(res)) or 0.0
+                       for c in spec.get("containers") or [])
+            init = max((quantity.parse(((c.get("resources") or {}).get(kind) or {}).get(res)) or 0.0
+                        for c in spec.get("initContainers") or []), default=0.0)
+            overhead = quantity.parse((spec.get("overhead") or {}).get(res)) or 0.0
+            out[f"{res}_{kind}"] = max(main, init) + overhead
+    return out
+
+
+def pod_load(kube: Kube) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+    """Per node name: the number of pods that are not finished, and the sum of their requests and limits
+    (cpu_requests, memory_requests, cpu_limits, memory_limits). One cluster-wide list, as pod_counts."""
+    counts: dict[str, int] = {}
+    load: dict[str, dict[str, float]] = {}
+    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS):
+        for pod in page:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node:
+                counts[node] = counts.get(node, 0) + 1
+                total = load.setdefault(node, {"cpu_requests": 0.0, "memory_requests": 0.0, "cpu_limits": 0.0,
+                                               "memory_limits": 0.0})
+                for key, value in pod_resources(pod).items():
+                    total[key] += value
+    return counts, load
+
+
 def get_node(kube: Kube, name: str) -> dict:
     return kube.get(node_path(name))
+
+
+def node_events(kube: Kube, name: str, limit: int = 50) -> list[dict]:
+    """Events about a node (every namespace; the kubelet and the node controller write them to "default"),
+    newest first."""
+    doc = kube.request("GET", "/api/v1/events", query={
+        "fieldSelector": f"involvedObject.kind=Node,involvedObject.name={name}"})
+    items = doc.get("items") or []
+
+    def when(e):
+        return e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") \
+            or ""
+
+    return sorted(items, key=when, reverse=True)[:limit]
 
 
 def list_pods_on_node(kube: Kube, node: str, *, label_selector: str = "") -> list[dict]:

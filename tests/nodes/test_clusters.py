@@ -135,6 +135,7 @@ def test_demo_cluster_command(shared_sim, tmp_path):
     call_command("demo_cluster", "--kubeconfig", shared_sim.kubeconfig, "--wait", "5")
     demo = Cluster.objects.get(name="demo")
     assert demo.simulated and demo.server == shared_sim.url
+    assert demo.last_check_ok and demo.last_check_at is not None and "reachable" in demo.last_check_message
     assert check_needed() == 0
     services.import_cluster("real", shared_sim.kubeconfig_text)
     assert check_needed() == 1

@@ -52,7 +52,7 @@ def viewer(client, db):
 
 def _shown(html: str) -> dict[str, str]:
     """Node name -> the text of its Pods cell, as rendered."""
-    rows = re.findall(r'<a href="[^"]*/nodes/([^/"]+)/">[^<]*</a>.*?<td class="kn-pods">([^<]*)</td>', html, re.S)
+    rows = re.findall(r'<tr data-node="([^"]+)".*?data-label="Pods">(?:<span>)?([^<]*)<', html, re.S)
     return dict(rows)
 
 
@@ -61,7 +61,7 @@ def test_pods_column_counts_pods_that_are_not_finished(viewer, cluster, known_po
     assert expected[NODE] == known_pods["before"] + 1  # the finished pods are not counted
     r = viewer.get("/clusters/shared/nodes/", {"q": "worker"})
     html = r.content.decode()
-    assert '<th scope="col">Pods</th>' in html
+    assert '<th scope="col" class="kn-col-pods" aria-sort="none"><a href="?q=worker&amp;sort=pods">Pods</a>' in html
     shown = _shown(html)
     assert shown[NODE] == str(expected[NODE])
     assert shown[EMPTY] == "0"
@@ -85,7 +85,7 @@ def test_detail_counts_like_the_list_and_names_the_finished_pods(viewer, cluster
 
 def test_sort_by_pods_most_first(viewer, cluster, known_pods):
     r = viewer.get("/clusters/shared/nodes/", {"sort": "pods"})
-    assert 'value="pods" selected' in r.content.decode()
+    assert 'class="kn-col-pods" aria-sort="ascending"' in r.content.decode()
     keys = [(-n.pod_count, n.name) for n in r.context["page"]]
     assert len(keys) == 31 and keys == sorted(keys)  # most pods first, then by name
     assert r.context["page"][0].pod_count == max(_active_by_node(known_pods["api"]).values())

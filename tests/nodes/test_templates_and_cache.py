@@ -89,11 +89,17 @@ def test_node_list_cache_is_refreshed_by_a_mutation(cluster):
     fresh = selectors.cached_nodes(cluster)
     assert fresh is not first
     assert next(n for n in fresh if n.name == "worker-0023").labels["cache-test"] == "yes"
-    # a mutation by another process is seen through its AuditEntry (the in-process entry is still there)
+    # a mutation by another process is seen, right after its AuditEntry is written
     assert selectors.cached_nodes(cluster) is fresh
+    from nodes.kube import client as kube_client
+    from nodes.kube import nodes as node_ops
+
+    node_ops.change_labels(kube_client.for_cluster(cluster), "worker-0023", {"cache-test": "other"}, [])
     AuditEntry.objects.create(username="other", cluster_name="shared", node="worker-0023", action="label",
                               outcome="succeeded")
-    assert selectors.cached_nodes(cluster) is not fresh
+    seen = selectors.cached_nodes(cluster)
+    assert seen is not fresh
+    assert next(n for n in seen if n.name == "worker-0023").labels["cache-test"] == "other"
 
 
 def test_large_selection_preview_is_capped_and_says_so_and_runs_on_all(client, cluster, monkeypatch):

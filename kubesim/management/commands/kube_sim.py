@@ -41,6 +41,9 @@ class Command(BaseCommand):
                                  "over TLS)")
         parser.add_argument("--simulate-activity", action="store_true",
                             help="now and then a worker turns NotReady and recovers")
+        parser.add_argument("--no-metrics", action="store_true",
+                            help="do not serve the resource metrics API (metrics.k8s.io), as a cluster without "
+                                 "metrics-server")
         parser.add_argument("--admin-token", default=None, help=argparse.SUPPRESS)
         parser.add_argument("--viewer-token", default=None, help=argparse.SUPPRESS)
         parser.add_argument("--nobody-token", default=None, help=argparse.SUPPRESS)
@@ -56,7 +59,7 @@ class Command(BaseCommand):
                             grace_cap=opts["grace_cap"], activity=opts["simulate_activity"],
                             eviction_version=opts["eviction_version"], admin_token=opts["admin_token"],
                             viewer_token=opts["viewer_token"], nobody_token=opts["nobody_token"],
-                            tls=opts["tls"])
+                            tls=opts["tls"], metrics=not opts["no_metrics"])
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{opts['port']}: {exc.strerror}") from None
         sim.write_kubeconfig(opts["kubeconfig"])

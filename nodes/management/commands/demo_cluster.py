@@ -49,7 +49,9 @@ class Command(BaseCommand):
                     context, _ = services.resolve_context(doc, opts["context"])
                     kube_client.from_kubeconfig(text, context).get("/version")
                     cluster = services.import_cluster(DEMO_NAME, text, context=context, simulated=True)
-                    self.stdout.write(f"cluster {cluster.name} registered (simulated, {cluster.server})")
+                    result = services.check_cluster(cluster)  # the clusters page shows a real last check
+                    self.stdout.write(f"cluster {cluster.name} registered (simulated, {cluster.server}); "
+                                      f"check: {result.message}")
                     return
                 except (ValidationError, KubeError, OSError) as exc:
                     last = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
