@@ -32,7 +32,7 @@ REALTIME_BOUND_S = 3.0  # against a poll of 60 s (fallback) and 3,600 s (safety)
 def listener_connections() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT application_name, count(*) FROM pg_stat_activity "
-                       "WHERE application_name LIKE 'kubenode-listener:%%' GROUP BY 1")
+                       "WHERE application_name LIKE 'kubenode-listener:%%' AND datname = current_database() GROUP BY 1")
         return dict(cursor.fetchall())
 
 
