@@ -66,10 +66,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "kubenode.locale.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -87,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "kubenode.context_processors.permissions",
             ],
         },
@@ -154,8 +157,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Languages (docs/i18n.md): the user's remembered choice, else the browser's Accept-Language, else LANGUAGE_CODE;
+# only server.languages are offered. Translations: locale/<lang>/LC_MESSAGES/*.po, compiled to .mo by the set-up.
+LANGUAGE_CODE = CONFIG["server.language_code"]
+LANGUAGES = [(code, kconfig.SUPPORTED_LANGUAGES[code]) for code in CONFIG["server.languages"]]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = CONFIG["server.time_zone"]
 USE_I18N = True
 USE_TZ = True
 
