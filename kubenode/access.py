@@ -14,6 +14,9 @@ acting user's *current* right to run the task's action.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from kubenode import words
 
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 OPERATOR_ACTIONS = frozenset({"label", "unlabel", "taint", "untaint", "cordon", "uncordon"})
@@ -41,7 +44,8 @@ def can_run(user, action: str) -> bool:
 
 def require_run(user, action: str) -> None:
     if not can_run(user, action):
-        raise PermissionDenied(f"you may not run {action or 'this action'}")
+        raise PermissionDenied(_("you may not run %(action)s") % {"action": words.action_name(action)} if action
+                               else _("you may not run this action"))
 
 
 def allowed_actions(user) -> list[str]:
@@ -54,7 +58,7 @@ def can_manage_templates(user) -> bool:
 
 def require_manage_templates(user) -> None:
     if not can_manage_templates(user):
-        raise PermissionDenied("label and taint templates are for operators")
+        raise PermissionDenied(_("label and taint templates are for operators"))
 
 
 def sees_every_task(user) -> bool:
@@ -72,7 +76,7 @@ def can_manage_task(user, task) -> bool:
 
 def require_manage_task(user, task) -> None:
     if not can_manage_task(user, task):
-        raise PermissionDenied("only the task's owner or staff, with the right to run its action, may do this")
+        raise PermissionDenied(_("only the task's owner or staff, with the right to run its action, may do this"))
 
 
 def can_manage_clusters(user) -> bool:
@@ -82,4 +86,4 @@ def can_manage_clusters(user) -> bool:
 
 def require_manage_clusters(user) -> None:
     if not can_manage_clusters(user):
-        raise PermissionDenied("clusters are managed by admins")
+        raise PermissionDenied(_("clusters are managed by admins"))

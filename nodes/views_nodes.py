@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from kubenode import access
 
@@ -117,7 +118,7 @@ def node_list(request, cluster):
     try:
         every = selectors.cached_nodes(cluster)
     except KubeError as exc:
-        error = f"Cluster {cluster.name} could not be read: {exc}"
+        error = _("Cluster %(cluster)s could not be read: %(error)s") % {"cluster": cluster.name, "error": exc}
     try:
         nodes = _filtered(every, f)
     except ValidationError as exc:
