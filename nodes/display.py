@@ -104,8 +104,10 @@ def memory_cell(n) -> str:
 def pods_cell(n) -> str:
     if n.pod_count is None:
         if n.pods_pending:
-            return f'<span title="{escape(_("being read: the counts follow in a moment"))}">…</span>'
-        return f'<span title="{escape(_("pods could not be read"))}">?</span>'
+            title = escape(_("being read: the counts follow in a moment"))
+            return f'<span title="{title}">…</span>'
+        title = escape(_("pods could not be read"))
+        return f'<span title="{title}">?</span>'
     if n.pods_allocatable:
         return f'<span>{n.pod_count}<span class="kn-muted"> / {n.pods_allocatable}</span></span>'
     return str(n.pod_count)
@@ -185,11 +187,12 @@ def age_cell(n) -> str:
     created = n.created.strftime("%Y-%m-%d %H:%M UTC") if n.created else ""
     if not created:
         return ""
-    return f'<span title="{escape(_("created %(time)s") % {"time": created})}">{age_text(n.age_seconds)}</span>'
+    title = escape(_("created %(time)s") % {"time": created})
+    return f'<span title="{title}">{age_text(n.age_seconds)}</span>'
 
 
 def roles_cell(n) -> str:
-    return escape(", ".join(n.roles)) if n.roles else '<span class="kn-muted">—</span>'
+    return f'<span translate="no">{escape(", ".join(n.roles))}</span>' if n.roles else '<span class="kn-muted">—</span>'
 
 
 def cells(n) -> dict[str, str]:

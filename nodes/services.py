@@ -473,14 +473,16 @@ def _taint_changes(node, action: str, taints: list[dict]) -> tuple[list[tuple], 
         for t in taints:
             old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
             if old is None or (old.get("value") or "") != (t.get("value") or ""):
-                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
+                changes.append((_("taint %(taint)s") % {"taint": f"{t['key']}:{t['effect']}"}, old and _taint_text(old),
+                                _taint_text(t)))
         return changes, warnings
     for t in taints:
         found = [c for c in node.taints
                  if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
-        changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
+        changes += [(_("taint %(taint)s") % {"taint": f"{c.get('key')}:{c.get('effect')}"}, _taint_text(c), None)
+                    for c in found]
         if not found:
-            warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+            warnings.append(_("taint %(taint)s is not on this node: the action fails here") % {"taint": _taint_text(t)})
     return changes, warnings
 
 
@@ -499,9 +501,10 @@ def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str
         changes, warnings = _taint_changes(node, action, params["taints"])
     elif action in ("cordon", "uncordon"):
         if node.schedulable == (action == "cordon"):
-            changes.append(("schedulable", "yes" if node.schedulable else "no", "no" if node.schedulable else "yes"))
+            yes, no = _("yes"), _("no")
+            changes.append((_("schedulable"), yes if node.schedulable else no, no if node.schedulable else yes))
         if action == "cordon" and params.get("reason") and params["reason"] != node.cordon_reason:
-            changes.append(("cordon reason", node.cordon_reason or None, params["reason"]))
+            changes.append((_("cordon reason"), node.cordon_reason or None, params["reason"]))
     return changes, warnings
 
 
