@@ -110,7 +110,7 @@ class Publisher:
         exc = future.exception()
         if exc is None:
             metrics.doorbell_sent(backend)
-            log.debug("doorbell published task=%s seq=%s", doorbell.task, doorbell.seq)
+            log.debug("doorbell published: Redis notification sent task=%s seq=%s", doorbell.task, doorbell.seq)
         else:
             metrics.notify_failed(backend)
             log.warning("doorbell not published (Redis): task=%s seq=%s: %s; the poll repairs it",
