@@ -52,10 +52,15 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
 
 
 def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
+    """Queue the failed and/or unfinished nodes of `task` again, as `user` (who must still be allowed to run the
+    task's action on it)."""
+    access.require_manage_task(user, task)
     return progress_services.retry_task(task, user, failed=failed, remaining=remaining)
 
 
-def cancel_batch(task, user=None):
+def cancel_batch(task, user):
+    """Ask `task` to stop, for `user` (the owner or staff, still allowed to run its action)."""
+    access.require_manage_task(user, task)
     return progress_services.cancel_task(task, user)
 
 
