@@ -83,3 +83,15 @@ def can_manage_clusters(user) -> bool:
 def require_manage_clusters(user) -> None:
     if not can_manage_clusters(user):
         raise PermissionDenied("clusters are managed by admins")
+
+
+def manages_superusers(user) -> bool:
+    """Superusers, and only they, touch superusers, the superuser flag and individual permissions."""
+    return _active(user) and bool(user.is_superuser)
+
+
+def can_manage_user(user, other) -> bool:
+    """Whether `user` may change or delete the account `other` in the admin (its groups, staff status, password)."""
+    if not _active(user):
+        return False
+    return manages_superusers(user) or not other.is_superuser
