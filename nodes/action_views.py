@@ -193,7 +193,7 @@ def _run(request, form, task, data, names, ctx):
             new = batches.retry_batch(task, request.user, failed=failed, remaining=remaining)
         else:
             new = form.start(request.user, names=names)
-    except (ValidationError, KubeError) as exc:
+    except (ValidationError, KubeError, PermissionDenied) as exc:
         form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         return None
     if task is not None:

@@ -19,7 +19,7 @@ from progress import services as progress_services
 from . import selectors, services
 from .models import Cluster
 from .selectors import invalidate_nodes
-from .validation import ACTIONS
+from .validation import ACTIONS, require_confirmation
 
 
 def concurrency_limit(action: str) -> int:
@@ -41,11 +41,13 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
         raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
     if concurrency < 0:
         raise ValidationError("concurrency must be positive")
+    require_confirmation(action, dict(params or {}))
     normalized = services.validate_action(action, dict(params or {}))
     if names:
         names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     targets = selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
                                         all_nodes=all_nodes)
+    access.require_run_batch(user, action, normalized, len(targets))
     return progress_services.create_task(user, action, cluster.name, normalized, targets,
                                          selector=selector or ("(all nodes)" if all_nodes else ""),
                                          concurrency=concurrency, queued=queued)

@@ -26,6 +26,7 @@ from .validation import (
     qualified_name_error,
     selector_error,
 )
+from .validation import require_confirmation
 from .validation import validate_action as _validate_action
 
 EFFECT_LIST = ", ".join(EFFECTS[:-1]) + " or " + EFFECTS[-1]
@@ -252,7 +253,8 @@ class BatchActionForm(forms.Form):
     remove = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
                         widget=forms.TextInput(TEXT))
     taints = ItemsField(str, label="Taints", help_text=HELP_TAINTS, widget=forms.TextInput(TEXT))  # parsed in clean
-    confirm_reserved = forms.BooleanField(label="change keys under kubernetes.io/ or k8s.io/", required=False)
+    confirm_reserved = forms.BooleanField(label="change keys under kubernetes.io/ or k8s.io/, add NoExecute taints",
+                                          required=False)
     reason = forms.CharField(label="Reason", required=False, max_length=1000, widget=forms.TextInput(TEXT),
                              help_text="recorded on the node and in the audit log")
     ignore_daemonsets = forms.BooleanField(label="ignore DaemonSets", required=False,
@@ -342,6 +344,11 @@ class BatchActionForm(forms.Form):
                 data["params"] = _validate_action(action, params)
             except ValidationError as exc:
                 self.add_error(self._field_of(action, exc), exc.messages)
+            else:
+                try:
+                    require_confirmation(action, params)
+                except ValidationError as exc:
+                    self.add_error("confirm_reserved", exc.messages)
         concurrency = data.get("concurrency")
         if concurrency:
             field = self.fields["concurrency"]
@@ -391,10 +398,12 @@ class BatchActionForm(forms.Form):
                 params["taints"] = _merge_taints(template_taints, taints)
             return params
         if action == "taint":
-            return {"taints": _merge_taints(list(template.taints) if template else [], taints)}
+            return {"taints": _merge_taints(list(template.taints) if template else [], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "untaint":
             return {"taints": _merge_taints([{"key": t.get("key"), "effect": t.get("effect", "")}
-                                             for t in (template.taints if template else [])], taints)}
+                                             for t in (template.taints if template else [])], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "cordon":
             return {"reason": data.get("reason", "")}
         if action == "uncordon":
@@ -506,6 +515,8 @@ def data_from_params(action: str, params: dict) -> dict:
             data["confirm_reserved"] = "on"
     elif action in ("taint", "untaint"):
         data["taints"] = taints_text(params.get("taints") or [])
+        if params.get("confirm_reserved"):
+            data["confirm_reserved"] = "on"
     elif action == "cordon":
         data["reason"] = params.get("reason", "")
     elif action == "drain":
