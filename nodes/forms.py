@@ -24,9 +24,9 @@ from .validation import (
     is_reserved,
     label_value_error,
     qualified_name_error,
+    require_confirmation,
     selector_error,
 )
-from .validation import require_confirmation
 from .validation import validate_action as _validate_action
 
 EFFECT_LIST = ", ".join(EFFECTS[:-1]) + " or " + EFFECTS[-1]
