@@ -14,9 +14,6 @@ acting user's *current* right to run the task's action.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.utils.translation import gettext as _
-
-from kubenode import words
 
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 OPERATOR_ACTIONS = frozenset({"label", "unlabel", "taint", "untaint", "cordon", "uncordon"})
@@ -44,8 +41,24 @@ def can_run(user, action: str) -> bool:
 
 def require_run(user, action: str) -> None:
     if not can_run(user, action):
-        raise PermissionDenied(_("you may not run %(action)s") % {"action": words.action_name(action)} if action
-                               else _("you may not run this action"))
+        raise PermissionDenied(f"you may not run {action or 'this action'}")
+
+
+def can_run_batch(user, action: str, params: dict | None, node_count: int) -> bool:
+    """The action's right, and the drain right for a NoExecute taint on more than one node (it evicts pods as a
+    drain does, without PodDisruptionBudgets)."""
+    from nodes.validation import adds_noexecute
+
+    if not can_run(user, action):
+        return False
+    return not (node_count > 1 and adds_noexecute(action, params or {})) or can_run(user, "drain")
+
+
+def require_run_batch(user, action: str, params: dict | None, node_count: int) -> None:
+    require_run(user, action)
+    if not can_run_batch(user, action, params, node_count):
+        raise PermissionDenied("a NoExecute taint on more than one node evicts pods like a drain: it needs the "
+                               "right to drain")
 
 
 def allowed_actions(user) -> list[str]:
@@ -58,7 +71,7 @@ def can_manage_templates(user) -> bool:
 
 def require_manage_templates(user) -> None:
     if not can_manage_templates(user):
-        raise PermissionDenied(_("label and taint templates are for operators"))
+        raise PermissionDenied("label and taint templates are for operators")
 
 
 def sees_every_task(user) -> bool:
@@ -71,12 +84,12 @@ def can_view_task(user, task) -> bool:
 
 def can_manage_task(user, task) -> bool:
     """Cancel or retry: the owner or an admin, who may still run the task's action."""
-    return can_view_task(user, task) and can_run(user, task.action)
+    return can_view_task(user, task) and can_run_batch(user, task.action, task.parameters, task.total)
 
 
 def require_manage_task(user, task) -> None:
     if not can_manage_task(user, task):
-        raise PermissionDenied(_("only the task's owner or staff, with the right to run its action, may do this"))
+        raise PermissionDenied("only the task's owner or staff, with the right to run its action, may do this")
 
 
 def can_manage_clusters(user) -> bool:
@@ -86,4 +99,16 @@ def can_manage_clusters(user) -> bool:
 
 def require_manage_clusters(user) -> None:
     if not can_manage_clusters(user):
-        raise PermissionDenied(_("clusters are managed by admins"))
+        raise PermissionDenied("clusters are managed by admins")
+
+
+def manages_superusers(user) -> bool:
+    """Superusers, and only they, touch superusers, the superuser flag and individual permissions."""
+    return _active(user) and bool(user.is_superuser)
+
+
+def can_manage_user(user, other) -> bool:
+    """Whether `user` may change or delete the account `other` in the admin (its groups, staff status, password)."""
+    if not _active(user):
+        return False
+    return manages_superusers(user) or not other.is_superuser

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from kubenode import access
 from progress import selectors as task_selectors
+from progress import services as task_services
 
 from . import batches, services
 from .forms import (
@@ -82,8 +83,7 @@ def _retry_task(request, data):
 
 
 def _which(data) -> tuple[bool, bool]:
-    which = data.get("which", "both")
-    return which in ("failed", "both"), which in ("remaining", "both")
+    return task_services.retry_choice(data.get("which"))
 
 
 def _retry_data(task, data) -> QueryDict:
@@ -119,6 +119,12 @@ def node_action(request, cluster):
     cluster = get_object_or_404(Cluster, name=cluster)
     data = request.POST if request.method == "POST" else request.GET
     task = _retry_task(request, data)
+    if task is not None:
+        try:
+            _which(data)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            return redirect("progress:task_detail", task_id=task.pk)
     if task is not None and not data.get("action"):
         data = _retry_data(task, data)
     action = data.get("action", "")
@@ -192,7 +198,7 @@ def _run(request, form, task, data, names, ctx):
             new = batches.retry_batch(task, request.user, failed=failed, remaining=remaining)
         else:
             new = form.start(request.user, names=names)
-    except (ValidationError, KubeError) as exc:
+    except (ValidationError, KubeError, PermissionDenied) as exc:
         form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         return None
     if task is not None:

@@ -20,7 +20,7 @@ from progress import services as progress_services
 from . import selectors, services
 from .models import Cluster
 from .selectors import invalidate_nodes
-from .validation import ACTIONS
+from .validation import ACTIONS, require_confirmation
 
 
 def concurrency_limit(action: str) -> int:
@@ -43,21 +43,28 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
         raise ValidationError(_("choose exactly one target: node names, a label selector, or all nodes"))
     if concurrency < 0:
         raise ValidationError(_("concurrency must be positive"))
+    require_confirmation(action, dict(params or {}))
     normalized = services.validate_action(action, dict(params or {}))
     if names:
         names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     targets = selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
                                         all_nodes=all_nodes)
+    access.require_run_batch(user, action, normalized, len(targets))
     return progress_services.create_task(user, action, cluster.name, normalized, targets,
                                          selector=selector or ("(all nodes)" if all_nodes else ""),
                                          concurrency=concurrency, queued=queued)
 
 
 def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
+    """Queue the failed and/or unfinished nodes of `task` again, as `user` (who must still be allowed to run the
+    task's action on it)."""
+    access.require_manage_task(user, task)
     return progress_services.retry_task(task, user, failed=failed, remaining=remaining)
 
 
-def cancel_batch(task, user=None):
+def cancel_batch(task, user):
+    """Ask `task` to stop, for `user` (the owner or staff, still allowed to run its action)."""
+    access.require_manage_task(user, task)
     return progress_services.cancel_task(task, user)
 
 

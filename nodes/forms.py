@@ -27,6 +27,7 @@ from .validation import (
     is_reserved,
     label_value_error,
     qualified_name_error,
+    require_confirmation,
     selector_error,
 )
 from .validation import validate_action as _validate_action
@@ -273,7 +274,7 @@ class BatchActionForm(forms.Form):
                         widget=forms.TextInput(TEXT))
     taints = ItemsField(str, label=gettext_lazy("Taints"), help_text=HELP_TAINTS,
                         widget=forms.TextInput(TEXT))  # parsed in clean
-    confirm_reserved = forms.BooleanField(label=gettext_lazy("change keys under kubernetes.io/ or k8s.io/"),
+    confirm_reserved = forms.BooleanField(label=gettext_lazy("change keys under kubernetes.io/ or k8s.io/, add NoExecute taints"),
                                           required=False)
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=1000,
                              widget=forms.TextInput(TEXT),
@@ -371,6 +372,11 @@ class BatchActionForm(forms.Form):
                 data["params"] = _validate_action(action, params)
             except ValidationError as exc:
                 self.add_error(self._field_of(action, self._english(action, params) or exc), exc.messages)
+            else:
+                try:
+                    require_confirmation(action, params)
+                except ValidationError as exc:
+                    self.add_error("confirm_reserved", exc.messages)
         concurrency = data.get("concurrency")
         if concurrency:
             field = self.fields["concurrency"]
@@ -420,10 +426,12 @@ class BatchActionForm(forms.Form):
                 params["taints"] = _merge_taints(template_taints, taints)
             return params
         if action == "taint":
-            return {"taints": _merge_taints(list(template.taints) if template else [], taints)}
+            return {"taints": _merge_taints(list(template.taints) if template else [], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "untaint":
             return {"taints": _merge_taints([{"key": t.get("key"), "effect": t.get("effect", "")}
-                                             for t in (template.taints if template else [])], taints)}
+                                             for t in (template.taints if template else [])], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "cordon":
             return {"reason": data.get("reason", "")}
         if action == "uncordon":
@@ -545,6 +553,8 @@ def data_from_params(action: str, params: dict) -> dict:
             data["confirm_reserved"] = "on"
     elif action in ("taint", "untaint"):
         data["taints"] = taints_text(params.get("taints") or [])
+        if params.get("confirm_reserved"):
+            data["confirm_reserved"] = "on"
     elif action == "cordon":
         data["reason"] = params.get("reason", "")
     elif action == "drain":

@@ -84,6 +84,17 @@ def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
     return task
 
 
+RETRY_CHOICES = ("failed", "remaining", "both")
+
+
+def retry_choice(which: str | None) -> tuple[bool, bool]:
+    """`which=` of a retry (failed, remaining or both; default both) as (failed, unfinished)."""
+    which = which or "both"
+    if which not in RETRY_CHOICES:
+        raise ValidationError("which must be one of failed, remaining or both")
+    return which in ("failed", "both"), which in ("remaining", "both")
+
+
 def retry_task(task: ProgressTask, user, *, failed: bool = True, remaining: bool = True) -> ProgressTask:
     """A new task, run as the acting `user`, for the failed and/or never-finished nodes of `task` (retry_of)."""
     access.require_manage_task(user, task)

@@ -78,10 +78,9 @@ def task_cancel(request, task_id):
 @require_POST
 def task_retry(request, task_id):
     task = _task_or_404(request.user, task_id)
-    which = request.POST.get("which", "both")
     try:
-        new = services.retry_task(task, request.user, failed=which in ("failed", "both"),
-                                  remaining=which in ("remaining", "both"))
+        failed, remaining = services.retry_choice(request.POST.get("which"))
+        new = services.retry_task(task, request.user, failed=failed, remaining=remaining)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
         return redirect("progress:task_detail", task_id=task.pk)
