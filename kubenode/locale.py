@@ -85,15 +85,17 @@ class UserLocaleMiddleware:
         pref = preference_of(getattr(request, "user", None))
         language = (offered(pref.language) if pref else None) or browser_language(request) or \
             settings.PAGE_LANGUAGE_CODE
-        if language != translation.get_language():
-            translation.activate(language)
-            request.LANGUAGE_CODE = translation.get_language()
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
         tz = (zone(pref.time_zone) if pref else None) or zone(request.COOKIES.get(TZ_COOKIE))
         timezone.activate(tz or zoneinfo.ZoneInfo(settings.TIME_ZONE))
         try:
-            return self.get_response(request)
-        finally:
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+            return response
+        finally:  # the thread goes back to English (LANGUAGE_CODE) for whatever it runs next
             timezone.deactivate()
+            translation.deactivate()
 
 
 def task_language(task) -> str:

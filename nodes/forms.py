@@ -274,7 +274,8 @@ class BatchActionForm(forms.Form):
                         widget=forms.TextInput(TEXT))
     taints = ItemsField(str, label=gettext_lazy("Taints"), help_text=HELP_TAINTS,
                         widget=forms.TextInput(TEXT))  # parsed in clean
-    confirm_reserved = forms.BooleanField(label=gettext_lazy("change keys under kubernetes.io/ or k8s.io/, add NoExecute taints"),
+    confirm_reserved = forms.BooleanField(label=gettext_lazy("change keys under kubernetes.io/ or k8s.io/, add "
+                                                             "NoExecute taints"),
                                           required=False)
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=1000,
                              widget=forms.TextInput(TEXT),
