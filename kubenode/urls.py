@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.urls import api_urls
 from kubenode import metrics, views
 from nodes import views_clusters
 
@@ -20,4 +21,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("progress/", include("progress.urls")),
+    path("api/v1/", include(api_urls[:2], namespace=api_urls[2])),
+    path("", include(("api.urls", "api"))),
 ]

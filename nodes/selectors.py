@@ -898,3 +898,19 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
     if not found:
         raise ValidationError(f"cluster {cluster.name} has no nodes")
     return found
+
+
+AUDIT_FILTERS = (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
+                 ("action", "action"), ("since", "created_at__date__gte"), ("until", "created_at__date__lte"))
+
+
+def audit_entries(filters):
+    """Audit entries, newest first, filtered as the audit log page filters them (user and node: contains; since and
+    until: dates, inclusive). A date that is not one raises ValidationError when the entries are read."""
+    from .models import AuditEntry
+
+    qs = AuditEntry.objects.order_by("-created_at", "-id")
+    for name, lookup in AUDIT_FILTERS:
+        if filters.get(name):
+            qs = qs.filter(**{lookup: filters[name]})
+    return qs

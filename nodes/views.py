@@ -31,12 +31,8 @@ def _filter(nodes, q, status, role, taint):
 
 
 def audit_log(request):
-    qs = AuditEntry.objects.order_by("-created_at")
     g = request.GET
-    for field, lookup in (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
-                          ("action", "action"), ("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
-        if g.get(field):
-            qs = qs.filter(**{lookup: g[field]})
+    qs = selectors.audit_entries(g)
     try:
         page = Paginator(qs, 100).get_page(g.get("page"))
     except ValidationError:
