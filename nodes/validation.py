@@ -102,6 +102,11 @@ def _int(params, name, default, minimum, maximum) -> int:
     return number
 
 
+def _confirmed(params) -> dict:
+    """`confirm_reserved` kept in a taint batch's parameters when given (a retry of it stays confirmed)."""
+    return {"confirm_reserved": True} if _bool(params, "confirm_reserved") else {}
+
+
 def _reason(params) -> str:
     reason = params.get("reason") or ""
     if not isinstance(reason, str):
@@ -160,6 +165,34 @@ def _taints(taints: list, *, add: bool) -> list[dict]:
     return clean
 
 
+def adds_noexecute(action: str, params: dict) -> bool:
+    """Whether the batch puts a NoExecute taint on its nodes (which evicts every pod not tolerating it, ignoring
+    PodDisruptionBudgets: a drain by another name)."""
+    if action not in ("taint", "label"):
+        return False
+    taints = (params or {}).get("taints") or []
+    return isinstance(taints, list) and any(isinstance(t, dict) and t.get("effect") == "NoExecute" for t in taints)
+
+
+def require_confirmation(action: str, params: dict) -> None:
+    """Reserved taint keys (kubernetes.io/, k8s.io/) and NoExecute taints need the same explicit confirmation as
+    reserved label keys (`confirm_reserved`) at every batch entry point; raises ValidationError otherwise."""
+    params = params or {}
+    if action not in ("taint", "untaint", "label", "unlabel") or _bool(params, "confirm_reserved"):
+        return
+    taints = params.get("taints") or []
+    if not isinstance(taints, list):
+        return
+    keys = sorted({t.get("key") for t in taints if isinstance(t, dict) and isinstance(t.get("key"), str)
+                   and is_reserved(t.get("key").strip())})
+    if keys:
+        raise ValidationError(f"taint key {', '.join(keys)} is under a reserved Kubernetes prefix (kubernetes.io/ "
+                              "or k8s.io/); confirm explicitly to change it")
+    if adds_noexecute(action, params):
+        raise ValidationError("a NoExecute taint evicts every pod that does not tolerate it, ignoring "
+                              "PodDisruptionBudgets; confirm explicitly to add it")
+
+
 def validate_action(action: str, params: dict | None) -> dict:
     """Normalised parameters for `action`; raises ValidationError with a clear message. Makes no API call."""
     if action not in ACTIONS:
@@ -202,12 +235,12 @@ def validate_action(action: str, params: dict | None) -> dict:
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint (key, value, effect)")
-        return {"taints": _taints(taints, add=True)}
+        return {"taints": _taints(taints, add=True), **_confirmed(params)}
     if action == "untaint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint key to remove")
-        return {"taints": _taints(taints, add=False)}
+        return {"taints": _taints(taints, add=False), **_confirmed(params)}
     if action == "cordon":
         return {"reason": _reason(params)}
     if action == "uncordon":

@@ -132,8 +132,8 @@ def main(argv=None) -> int:
     password = secrets.token_urlsafe(12)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kubenode.settings", "DEBUG": "true", "KUBENODE_DATA_DIR":
            str(work), "SECRET_KEY": secrets.token_urlsafe(50), "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
-    for key in ("KUBENODE_CONFIG", "DB_TYPE", "DATABASE_URL", "DB_HOST", "DB_NAME", "PROGRESS_NOTIFY_TYPE"):
-        env.pop(key, None)
+    for key in [k for k in env if k == "KUBENODE_CONFIG" or k.startswith(("DB_", "DATABASE_", "PROGRESS_"))]:
+        env.pop(key, None)  # the demo runs on SQLite: a DB_HOST or DB_PORT left in the shell would mean PostgreSQL
     started: list[subprocess.Popen] = []
     try:
         sim_port, web_port = free_port(), free_port()
