@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kubenode.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -9,6 +9,8 @@ admin.site.site_header = "kubenode administration"
 admin.site.site_title = "kubenode"
 admin.site.index_title = "Clusters, nodes, batches and audit"
 
+handler400 = "kubenode.views.bad_request"
+
 urlpatterns = [
     path("", views_clusters.overview, name="home"),
     path("favicon.ico", views_clusters.favicon, name="favicon"),

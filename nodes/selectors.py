@@ -16,7 +16,7 @@ from .kube import client as kube_client
 from .kube import metrics as kube_metrics
 from .kube import nodes as node_ops
 from .kube.nodes import ANN_AT, ANN_BY, ANN_REASON
-from .validation import parse_selector, selector_error
+from .validation import check_node_names, parse_selector, selector_error
 
 log = logging.getLogger(__name__)
 
@@ -751,8 +751,8 @@ def check_names(cluster, names: list[str]) -> list[str]:
 
 
 def _fold_names(names: list[str]) -> list[str]:
-    """Node names stripped, blanks and duplicates dropped, order kept."""
-    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+    """Node names stripped, blanks and duplicates dropped, order kept; each checked as a node name."""
+    return check_node_names(list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip())))
 
 
 def _refuse_unknown(cluster, wanted: list[str], known: set[str]) -> None:
@@ -825,6 +825,7 @@ def node_detail(cluster, name: str) -> NodeDetail:
     Raises NodeNotFound (a KubeError) when the node does not exist."""
     import yaml
 
+    node_ops.node_path(name)  # a name that is not a node name: KubeError (400) before any call
     kube = kube_client.for_cluster(cluster)
     with ThreadPoolExecutor(max_workers=4) as pool:
         obj_f = pool.submit(node_ops.get_node, kube, name)
