@@ -72,3 +72,18 @@ def bad_request(request, exception=None):
     else:
         message = "The request could not be understood."
     return bad_input(request, message)
+
+
+@login_not_required
+def set_language(request):
+    """Django's set_language (the language cookie, back to `next`), and for a signed-in user the choice is
+    remembered (kubenode.models.Preference), so it follows them to another browser."""
+    from django.views.i18n import set_language as django_set_language
+
+    from kubenode.locale import offered, remember
+
+    response = django_set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    if offered(language):
+        remember(request.user, language=language)
+    return response

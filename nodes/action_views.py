@@ -19,6 +19,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from kubenode import access
@@ -182,13 +184,16 @@ def node_action(request, cluster):
 def _run(request, form, task, data, names, ctx):
     """Start the previewed batch and lead back; None (with the form's errors set) when it may not run as posted."""
     if "previewed" in data and data["previewed"] != ctx["previewed"]:  # a client without a preview runs as posted
-        ctx["notice"] = "Nothing was run: what to do changed since the preview. Check the new preview below, then " \
-                        "run it."
+        ctx["notice"] = _("Nothing was run: what to do changed since the preview. Check the new preview below, then "
+                          "run it.")
         return None
     blocked = int(data.get("blocked_nodes") or 0) if (data.get("blocked_nodes") or "0").isdigit() else 0
     if form.cleaned_data["action"] == "drain" and blocked and data.get("accept_blocked") != "on":
-        ctx["ack_error"] = f"Nothing was run: {blocked} node{'s' if blocked != 1 else ''} will not drain as things " \
-                           "stand. Change the options and preview again, or tick “Run anyway” to drain the others."
+        ctx["ack_error"] = ngettext(
+            "Nothing was run: %(count)s node will not drain as things stand. Change the options and preview again, "
+            "or tick “Run anyway” to drain the others.",
+            "Nothing was run: %(count)s nodes will not drain as things stand. Change the options and preview again, "
+            "or tick “Run anyway” to drain the others.", blocked) % {"count": blocked}
         return None
     try:
         if task is not None and _same_as_retry(task, data, ctx["params"], names):
@@ -229,7 +234,7 @@ def template_edit(request, pk=None):
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
         saved = form.save(user=request.user)
-        messages.success(request, f"Template {saved.name} saved.")
+        messages.success(request, _("Template %(name)s saved.") % {"name": saved.name})
         return redirect("nodes:template_list")
     return render(request, "nodes/template_form.html", {"form": form, "template": template},
                   status=400 if form.is_bound else 200)
@@ -240,6 +245,6 @@ def template_delete(request, pk):
     template = get_object_or_404(LabelTaintTemplate, pk=pk)
     if request.method == "POST":
         template.delete()
-        messages.success(request, f"Template {template.name} deleted.")
+        messages.success(request, _("Template %(name)s deleted.") % {"name": template.name})
         return redirect("nodes:template_list")
     return render(request, "nodes/template_delete.html", {"template": template})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from kubenode import access, runtime
 from progress import operations
@@ -34,13 +35,14 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
     message (nothing recorded) for bad input; PermissionDenied when the user may not run the action."""
     runtime.refuse_if_shutting_down()
     if action not in ACTIONS:
-        raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        raise ValidationError(_("unknown action %(action)s; one of %(actions)s") % {"action": repr(action),
+                                                                                  "actions": ", ".join(ACTIONS)})
     access.require_run(user, action)
     chosen = sum([bool(names), bool(selector), bool(all_nodes)])
     if chosen != 1:
-        raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
+        raise ValidationError(_("choose exactly one target: node names, a label selector, or all nodes"))
     if concurrency < 0:
-        raise ValidationError("concurrency must be positive")
+        raise ValidationError(_("concurrency must be positive"))
     require_confirmation(action, dict(params or {}))
     normalized = services.validate_action(action, dict(params or {}))
     if names:
@@ -94,7 +96,7 @@ def _persist(entries: list) -> None:
 
 def _check_scope(name: str) -> None:
     if not Cluster.objects.filter(name=name).exists():
-        raise ValidationError(f"the task's cluster {name!r} no longer exists")
+        raise ValidationError(_("the task's cluster %(cluster)s no longer exists") % {"cluster": repr(name)})
 
 
 def _operation(action: str) -> operations.Operation:
