@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "kubenode.locale.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kubenode.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

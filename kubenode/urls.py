@@ -13,6 +13,8 @@ admin.site.site_header = _("kubenode administration")
 admin.site.site_title = "kubenode"
 admin.site.index_title = _("Clusters, nodes, batches and audit")
 
+handler400 = "kubenode.views.bad_request"
+
 urlpatterns = [
     path("", views_clusters.overview, name="home"),
     path("favicon.ico", views_clusters.favicon, name="favicon"),

@@ -32,9 +32,10 @@ def _filter(nodes, q, status, role, taint):
 
 def audit_log(request):
     g = request.GET
-    qs = selectors.audit_entries(g)
     try:
-        page = Paginator(qs, 100).get_page(g.get("page"))
-    except ValidationError:
-        page, qs = Paginator(AuditEntry.objects.none(), 100).get_page(1), None
-    return render(request, "nodes/audit_log.html", {"page": page, "f": g})
+        qs, error = selectors.audit_entries(g), ""
+    except ValidationError as exc:
+        qs, error = AuditEntry.objects.none(), "; ".join(exc.messages)
+    page = Paginator(qs, 100).get_page(g.get("page"))
+    return render(request, "nodes/audit_log.html", {"page": page, "f": g, "error": error},
+                  status=400 if error else 200)

@@ -189,7 +189,8 @@ def test_every_endpoint_as_each_role_with_a_token_and_without(site):
         assert entries.body["items"][0]["username"] == "otto" and entries.body["items"][0]["task"] == tid
     assert site.call("GET", f"/api/v1/audit?task={tid}", "viewer-read").body["count"] == 1
     assert site.call("GET", "/api/v1/audit?user=ada", "viewer-read").body["count"] == 0
-    assert_problem(site.call("GET", "/api/v1/audit?since=yesterday", "viewer-read"), 400)
+    assert_problem(site.call("GET", "/api/v1/audit?since=yesterday", "viewer-read"), 400,
+                   "since: enter a valid date as YYYY-MM-DD")
 
     # templates: operators and admins; changes need a token that may act
     assert_problem(site.call("GET", "/api/v1/templates", "viewer-acts"), 403, "templates are for operators")
