@@ -40,6 +40,8 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LISTENER_MODES = ("embedded", "standalone")
+# The languages kubenode has translations for (Django language codes; locale/<name>/ holds each translation).
+SUPPORTED_LANGUAGES = {"en": "English", "zh-hans": "简体中文"}
 
 
 # Read when KUBENODE_CONFIG is unset, the first that exists (a relative path is relative to the working directory).
@@ -190,6 +192,32 @@ def _upper_choice(choices) -> Callable[[Any], str]:
     return parse
 
 
+def _language(raw: Any) -> str:
+    text = str(raw).strip().lower().replace("_", "-")
+    text = {"zh": "zh-hans", "zh-cn": "zh-hans", "en-us": "en"}.get(text, text)
+    if text not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"is not one of: {', '.join(SUPPORTED_LANGUAGES)}")
+    return text
+
+
+def _languages(raw: Any) -> list[str]:
+    codes = [_language(item) for item in _list(raw)]
+    if not codes:
+        raise ValueError("names no language")
+    return list(dict.fromkeys(codes))
+
+
+def _time_zone(raw: Any) -> str:
+    import zoneinfo
+
+    text = str(raw).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a time zone name (e.g. UTC, Asia/Shanghai)") from None
+    return text
+
+
 def _host_port(raw: Any) -> str:
     text = str(raw).strip()
     host, sep, port = text.rpartition(":")
@@ -274,6 +302,14 @@ KEYS: tuple[Key, ...] = (
     Key("server.shutdown_grace", _duration_seconds, 25.0, ("SHUTDOWN_GRACE",),
         doc="seconds a web process gets to stop on SIGTERM (on SQLite, where it runs the batches itself, its "
             "node operations get this long; the rest stays queued for the next start)"),
+    # server.* languages and time (the pages' language: the user's choice, else the browser's Accept-Language,
+    # else server.language_code)
+    Key("server.languages", _languages, ["en", "zh-hans"], ("KUBENODE_LANGUAGES",),
+        doc="comma-separated languages the pages offer: en, zh-hans"),
+    Key("server.language_code", _language, "en", ("KUBENODE_LANGUAGE_CODE", "LANGUAGE_CODE"),
+        doc="language of a browser that asks for none of server.languages; one of server.languages"),
+    Key("server.time_zone", _time_zone, "UTC", ("TIME_ZONE",),
+        doc="time zone of the pages' times when the browser does not tell its own (IANA name, e.g. Asia/Shanghai)"),
     Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",),
         doc="DEBUG also logs every delivery hop (doorbell sent, received, forwarded)"),
     Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
@@ -584,6 +620,10 @@ def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
     if not values["server.secret_key"].value and not debug:
         raise ConfigError("server.secret_key: not set (env SECRET_KEY) and DEBUG is off: "
                           "set SECRET_KEY to a long random value")
+    if values["server.language_code"].value not in values["server.languages"].value:
+        code = values["server.language_code"]
+        raise ConfigError(f"server.language_code: {code.value!r} from {code.source} is not one of server.languages "
+                          f"{values['server.languages'].value!r} (from {values['server.languages'].source})")
     listener = values["progress.listener"]
     if listener.value == "standalone" and values["progress.notify_type"].value == "memory":
         raise ConfigError(f"progress.listener: 'standalone' from {listener.source} needs doorbells that reach "

@@ -66,11 +66,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "kubenode.locale.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kubenode.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -87,6 +90,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "kubenode.locale.context",
                 "kubenode.context_processors.permissions",
             ],
         },
@@ -154,8 +159,17 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Languages (docs/i18n.md): the user's remembered choice, else the browser's Accept-Language, else
+# server.language_code (kubenode.locale); only server.languages are offered. Django's own LANGUAGE_CODE stays English:
+# it is the language of everything outside a page (management commands, logs, background threads).
+# Translations: locale/<lang>/LC_MESSAGES/*.po, compiled to .mo by the set-up (scripts/compile-messages.sh).
+LANGUAGE_CODE = "en"
+PAGE_LANGUAGE_CODE = CONFIG["server.language_code"]
+OFFERED_LANGUAGES = CONFIG["server.languages"]
+LANGUAGES = [(code, kconfig.SUPPORTED_LANGUAGES[code])
+             for code in dict.fromkeys([*CONFIG["server.languages"], "en"])]  # English: the language outside pages
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = CONFIG["server.time_zone"]
 USE_I18N = True
 USE_TZ = True
 

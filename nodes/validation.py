@@ -10,6 +10,45 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 RESERVED_SUFFIXES = ("kubernetes.io", "k8s.io")
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 MAX_REASON = 1000
+MAX_NODES = 20000  # targets of one batch (progress.services.MAX_NODES)
+NODE_NAME_MAX = 253
+# C0 control characters and DEL; tab, newline and carriage return are allowed where text spans lines (textareas)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_STRICT = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character_error(text, *, multiline: bool = False) -> str:
+    """Why `text` cannot be accepted (it holds a control character, e.g. NUL), or ""."""
+    if not isinstance(text, str):
+        return ""
+    match = (_CONTROL if multiline else _CONTROL_STRICT).search(text)
+    if match:
+        return f"contains a control character (U+{ord(match.group()):04X}), which is not allowed"
+    return ""
+
+
+def node_name_error(name) -> str:
+    """Why `name` is not a Kubernetes node name (a lowercase RFC 1123 subdomain, at most 253 characters), or "".
+    Checked before any API call: `.` and `..` would otherwise be normalised into other paths."""
+    if not isinstance(name, str) or not name:
+        return "a node name must be a non-empty string"
+    if len(name) > NODE_NAME_MAX or not DNS_SUBDOMAIN_RE.match(name):
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        shown = shown.encode("unicode_escape").decode("ascii")
+        return (f"{shown!r} is not a valid node name (lower case letters, digits, '-' and '.', starting and ending "
+                f"with a letter or digit, at most {NODE_NAME_MAX} characters)")
+    return ""
+
+
+def check_node_names(names: list[str]) -> list[str]:
+    """The names, each checked as a node name; ValidationError naming the first bad ones, or too many."""
+    if len(names) > MAX_NODES:
+        raise ValidationError(f"{len(names)} nodes given: a batch acts on at most {MAX_NODES} nodes")
+    bad = [err for err in (node_name_error(n) for n in names) if err]
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise ValidationError("; ".join(bad[:3]) + more)
+    return names
 # kubectl drain's options and the one set of defaults the pages, the command line and the API share. DaemonSet pods
 # are skipped by default: their controller ignores cordon and would put them back at once.
 DRAIN_DEFAULTS = {"ignore_daemonsets": True, "delete_emptydir_data": False, "force": False, "grace_period": -1,
@@ -102,10 +141,18 @@ def _int(params, name, default, minimum, maximum) -> int:
     return number
 
 
+def _confirmed(params) -> dict:
+    """`confirm_reserved` kept in a taint batch's parameters when given (a retry of it stays confirmed)."""
+    return {"confirm_reserved": True} if _bool(params, "confirm_reserved") else {}
+
+
 def _reason(params) -> str:
     reason = params.get("reason") or ""
     if not isinstance(reason, str):
         raise ValidationError("reason must be text")
+    err = control_character_error(reason, multiline=True)
+    if err:
+        raise ValidationError(f"reason {err}")
     reason = " ".join(reason.split())
     if len(reason) > MAX_REASON:
         raise ValidationError(f"reason must be at most {MAX_REASON} characters")
@@ -160,6 +207,34 @@ def _taints(taints: list, *, add: bool) -> list[dict]:
     return clean
 
 
+def adds_noexecute(action: str, params: dict) -> bool:
+    """Whether the batch puts a NoExecute taint on its nodes (which evicts every pod not tolerating it, ignoring
+    PodDisruptionBudgets: a drain by another name)."""
+    if action not in ("taint", "label"):
+        return False
+    taints = (params or {}).get("taints") or []
+    return isinstance(taints, list) and any(isinstance(t, dict) and t.get("effect") == "NoExecute" for t in taints)
+
+
+def require_confirmation(action: str, params: dict) -> None:
+    """Reserved taint keys (kubernetes.io/, k8s.io/) and NoExecute taints need the same explicit confirmation as
+    reserved label keys (`confirm_reserved`) at every batch entry point; raises ValidationError otherwise."""
+    params = params or {}
+    if action not in ("taint", "untaint", "label", "unlabel") or _bool(params, "confirm_reserved"):
+        return
+    taints = params.get("taints") or []
+    if not isinstance(taints, list):
+        return
+    keys = sorted({t.get("key") for t in taints if isinstance(t, dict) and isinstance(t.get("key"), str)
+                   and is_reserved(t.get("key").strip())})
+    if keys:
+        raise ValidationError(f"taint key {', '.join(keys)} is under a reserved Kubernetes prefix (kubernetes.io/ "
+                              "or k8s.io/); confirm explicitly to change it")
+    if adds_noexecute(action, params):
+        raise ValidationError("a NoExecute taint evicts every pod that does not tolerate it, ignoring "
+                              "PodDisruptionBudgets; confirm explicitly to add it")
+
+
 def validate_action(action: str, params: dict | None) -> dict:
     """Normalised parameters for `action`; raises ValidationError with a clear message. Makes no API call."""
     if action not in ACTIONS:
@@ -202,12 +277,12 @@ def validate_action(action: str, params: dict | None) -> dict:
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint (key, value, effect)")
-        return {"taints": _taints(taints, add=True)}
+        return {"taints": _taints(taints, add=True), **_confirmed(params)}
     if action == "untaint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
             raise ValidationError("give at least one taint key to remove")
-        return {"taints": _taints(taints, add=False)}
+        return {"taints": _taints(taints, add=False), **_confirmed(params)}
     if action == "cordon":
         return {"reason": _reason(params)}
     if action == "uncordon":

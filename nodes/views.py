@@ -30,15 +30,28 @@ def _filter(nodes, q, status, role, taint):
     return selectors.filter_nodes(nodes, q, status, role, taint)
 
 
-def audit_log(request):
-    qs = AuditEntry.objects.order_by("-created_at")
-    g = request.GET
+def _audit_filters(g) -> tuple[dict, list[str]]:
+    """The audit log's filters as lookups, and what is wrong with them (dates are YYYY-MM-DD)."""
+    from django import forms
+
+    lookups, errors = {}, []
     for field, lookup in (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
-                          ("action", "action"), ("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
+                          ("action", "action")):
         if g.get(field):
-            qs = qs.filter(**{lookup: g[field]})
-    try:
-        page = Paginator(qs, 100).get_page(g.get("page"))
-    except ValidationError:
-        page, qs = Paginator(AuditEntry.objects.none(), 100).get_page(1), None
-    return render(request, "nodes/audit_log.html", {"page": page, "f": g})
+            lookups[lookup] = g[field][:300]
+    for field, lookup in (("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
+        if g.get(field):
+            try:
+                lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(g[field])
+            except ValidationError:
+                errors.append(f"{field}: enter a valid date as YYYY-MM-DD")
+    return lookups, errors
+
+
+def audit_log(request):
+    g = request.GET
+    lookups, errors = _audit_filters(g)
+    qs = AuditEntry.objects.none() if errors else AuditEntry.objects.filter(**lookups).order_by("-created_at")
+    page = Paginator(qs, 100).get_page(g.get("page"))
+    return render(request, "nodes/audit_log.html", {"page": page, "f": g, "error": "; ".join(errors)},
+                  status=400 if errors else 200)

@@ -1,6 +1,7 @@
 /* Live bars for the running batches of the task list (KubenodeProgress.watch; no framework). */
 (function () {
   "use strict";
+  var pgettext = window.pgettext || function (c, s) { return s; };
   document.querySelectorAll("tr[data-active]").forEach(function (row) {
     var id = row.dataset.task;
     var initial = {
@@ -14,7 +15,7 @@
       row.querySelector(".kn-done").textContent = c.done + " / " + c.total;
       row.querySelector(".kn-succeeded").textContent = c.succeeded;
       row.querySelector(".kn-failed").textContent = c.failed;
-      var cell = row.querySelector(".kn-status"), text = "running", status = "running";
+      var cell = row.querySelector(".kn-status"), text = pgettext("outcome", "running"), status = "running";
       if (s.final) {
         text = KubenodeProgress.finalText(s.final);
         status = { cancelled: "cancelled", interrupted: "interrupted", error: "failed" }[s.final.type] ||
