@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "kubenode",
     "nodes",
     "progress",
+    "ninja",  # the API's OpenAPI page, served from its own static files
+    "api",
 ]
 # The simulated API server (`manage.py kube_sim`) is a development and test tool: its app is installed when the
 # package is present, which it is in a checkout and never in the production image.
@@ -73,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "kubenode.locale.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kubenode.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -5,12 +5,15 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
+from api.urls import api_urls
 from kubenode import metrics, views
 from nodes import views_clusters
 
 admin.site.site_header = _("kubenode administration")
 admin.site.site_title = "kubenode"
 admin.site.index_title = _("Clusters, nodes, batches and audit")
+
+handler400 = "kubenode.views.bad_request"
 
 urlpatterns = [
     path("", views_clusters.overview, name="home"),
@@ -26,4 +29,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("progress/", include("progress.urls")),
+    path("api/v1/", include(api_urls[:2], namespace=api_urls[2])),
+    path("", include(("api.urls", "api"))),
 ]

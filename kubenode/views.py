@@ -53,6 +53,27 @@ def readyz(request):
     return JsonResponse({"status": status, "checks": {"database": database}, "notifier": notifier}, status=code)
 
 
+def bad_request(request, exception=None):
+    """400 for requests Django refuses before any view: the page says which limit was passed."""
+    from django.conf import settings
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+
+    from kubenode.middleware import bad_input
+
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = (f"The request is larger than the limit of {limit / 1_000_000:.1f} MB ({limit:,} bytes). "
+                   "Select fewer nodes, or use node_batch with a label selector.")
+    elif isinstance(exception, TooManyFieldsSent):
+        message = (f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields. "
+                   "Select fewer nodes, or select all matching nodes with a filter.")
+    elif isinstance(exception, TooManyFilesSent):
+        message = f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files."
+    else:
+        message = "The request could not be understood."
+    return bad_input(request, message)
+
+
 @login_not_required
 def set_language(request):
     """Django's set_language (the language cookie, back to `next`), and for a signed-in user the choice is

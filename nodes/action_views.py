@@ -39,6 +39,7 @@ from .forms import (
 )
 from .kube.errors import KubeError
 from .models import Cluster, LabelTaintTemplate
+from .validation import MAX_NODES
 
 PREVIEW_LIMIT = 200
 INPUT_FIELDS = ("set", "remove", "taints", "template")  # what a label/taint action needs typed before a preview
@@ -148,6 +149,8 @@ def node_action(request, cluster):
     fresh = request.method == "GET" and action in ("label", "unlabel", "taint", "untaint") and \
         not any(data.get(f) for f in INPUT_FIELDS)
     names = _posted_names(data)
+    if len(names) > MAX_NODES:  # refused by the form; never echoed back into the page
+        names = []
     if fresh:  # opened from a node's menu: nothing typed yet, so nothing to preview or complain about
         form = BatchActionForm(initial={**data.dict(), "node": names}, cluster=cluster)
         ctx.update(form=form, fresh=True)

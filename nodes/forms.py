@@ -24,6 +24,7 @@ from .validation import (
     ACTIONS,
     DRAIN_DEFAULTS,
     EFFECTS,
+    check_node_names,
     is_reserved,
     label_value_error,
     qualified_name_error,
@@ -470,7 +471,13 @@ class BatchActionForm(forms.Form):
         names = split_items(data.get("targets") or "") or [n for n in data.get("node") or [] if n.strip()]
         filters = {k: (data.get(k) or "").strip() for k in ("q", "status", "role", "taint")}
         if names:
-            return Target(names=list(dict.fromkeys(n.strip() for n in names)))
+            names = list(dict.fromkeys(n.strip() for n in names))
+            try:
+                check_node_names(names)
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
+                return None
+            return Target(names=names)
         if data.get("select_all"):
             if "selector" in self.errors:
                 return None

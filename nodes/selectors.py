@@ -17,7 +17,7 @@ from .kube import client as kube_client
 from .kube import metrics as kube_metrics
 from .kube import nodes as node_ops
 from .kube.nodes import ANN_AT, ANN_BY, ANN_REASON
-from .validation import parse_selector, selector_error
+from .validation import check_node_names, parse_selector, selector_error
 
 log = logging.getLogger(__name__)
 
@@ -753,8 +753,8 @@ def check_names(cluster, names: list[str]) -> list[str]:
 
 
 def _fold_names(names: list[str]) -> list[str]:
-    """Node names stripped, blanks and duplicates dropped, order kept."""
-    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+    """Node names stripped, blanks and duplicates dropped, order kept; each checked as a node name."""
+    return check_node_names(list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip())))
 
 
 def _refuse_unknown(cluster, wanted: list[str], known: set[str]) -> None:
@@ -827,6 +827,7 @@ def node_detail(cluster, name: str) -> NodeDetail:
     Raises NodeNotFound (a KubeError) when the node does not exist."""
     import yaml
 
+    node_ops.node_path(name)  # a name that is not a node name: KubeError (400) before any call
     kube = kube_client.for_cluster(cluster)
     with ThreadPoolExecutor(max_workers=4) as pool:
         obj_f = pool.submit(node_ops.get_node, kube, name)
@@ -900,3 +901,30 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
     if not found:
         raise ValidationError(_("cluster %(cluster)s has no nodes") % {"cluster": cluster.name})
     return found
+
+
+AUDIT_TEXT_FILTERS = (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
+                      ("action", "action"))
+AUDIT_DATE_FILTERS = (("since", "created_at__date__gte"), ("until", "created_at__date__lte"))
+
+
+def audit_entries(filters):
+    """Audit entries, newest first, filtered as the audit log page filters them (user and node: contains; since and
+    until: dates YYYY-MM-DD, inclusive). ValidationError naming each filter that is not valid."""
+    from django import forms
+
+    from .models import AuditEntry
+
+    lookups, errors = {}, []
+    for name, lookup in AUDIT_TEXT_FILTERS:
+        if filters.get(name):
+            lookups[lookup] = filters[name][:300]
+    for name, lookup in AUDIT_DATE_FILTERS:
+        if filters.get(name):
+            try:
+                lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(filters[name])
+            except ValidationError:
+                errors.append(f"{name}: enter a valid date as YYYY-MM-DD")
+    if errors:
+        raise ValidationError(errors)
+    return AuditEntry.objects.filter(**lookups).order_by("-created_at", "-id")

@@ -10,6 +10,45 @@ EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 RESERVED_SUFFIXES = ("kubernetes.io", "k8s.io")
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 MAX_REASON = 1000
+MAX_NODES = 20000  # targets of one batch (progress.services.MAX_NODES)
+NODE_NAME_MAX = 253
+# C0 control characters and DEL; tab, newline and carriage return are allowed where text spans lines (textareas)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_STRICT = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_character_error(text, *, multiline: bool = False) -> str:
+    """Why `text` cannot be accepted (it holds a control character, e.g. NUL), or ""."""
+    if not isinstance(text, str):
+        return ""
+    match = (_CONTROL if multiline else _CONTROL_STRICT).search(text)
+    if match:
+        return f"contains a control character (U+{ord(match.group()):04X}), which is not allowed"
+    return ""
+
+
+def node_name_error(name) -> str:
+    """Why `name` is not a Kubernetes node name (a lowercase RFC 1123 subdomain, at most 253 characters), or "".
+    Checked before any API call: `.` and `..` would otherwise be normalised into other paths."""
+    if not isinstance(name, str) or not name:
+        return "a node name must be a non-empty string"
+    if len(name) > NODE_NAME_MAX or not DNS_SUBDOMAIN_RE.match(name):
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        shown = shown.encode("unicode_escape").decode("ascii")
+        return (f"{shown!r} is not a valid node name (lower case letters, digits, '-' and '.', starting and ending "
+                f"with a letter or digit, at most {NODE_NAME_MAX} characters)")
+    return ""
+
+
+def check_node_names(names: list[str]) -> list[str]:
+    """The names, each checked as a node name; ValidationError naming the first bad ones, or too many."""
+    if len(names) > MAX_NODES:
+        raise ValidationError(f"{len(names)} nodes given: a batch acts on at most {MAX_NODES} nodes")
+    bad = [err for err in (node_name_error(n) for n in names) if err]
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise ValidationError("; ".join(bad[:3]) + more)
+    return names
 # kubectl drain's options and the one set of defaults the pages, the command line and the API share. DaemonSet pods
 # are skipped by default: their controller ignores cordon and would put them back at once.
 DRAIN_DEFAULTS = {"ignore_daemonsets": True, "delete_emptydir_data": False, "force": False, "grace_period": -1,
@@ -111,6 +150,9 @@ def _reason(params) -> str:
     reason = params.get("reason") or ""
     if not isinstance(reason, str):
         raise ValidationError("reason must be text")
+    err = control_character_error(reason, multiline=True)
+    if err:
+        raise ValidationError(f"reason {err}")
     reason = " ".join(reason.split())
     if len(reason) > MAX_REASON:
         raise ValidationError(f"reason must be at most {MAX_REASON} characters")

@@ -196,7 +196,7 @@ def node_detail(request, cluster, name):
         detail = selectors.node_detail(cluster, name)
     except KubeError as exc:
         return render(request, "nodes/node_detail.html", {"cluster": cluster, "name": name, "error": str(exc)},
-                      status=404 if getattr(exc, "status", None) == 404 else 502)
+                      status=getattr(exc, "status", None) if getattr(exc, "status", None) in (400, 404) else 502)
     audit = AuditEntry.objects.filter(cluster_name=cluster.name, node=name).order_by("-created_at", "-id")[:50]
     node = detail.node
     live = watch.get(cluster)

@@ -17,6 +17,13 @@ CORDON_ANNOTATIONS = (ANN_REASON, ANN_BY, ANN_AT)
 
 
 def node_path(name: str) -> str:
+    """The node's API path; a name that is not a node name never reaches the API server (`..` would be
+    normalised into another path)."""
+    from nodes.validation import node_name_error
+
+    error = node_name_error(name)
+    if error:
+        raise KubeError(error, status=400, reason="Invalid")
     return f"/api/v1/nodes/{q(name)}"
 
 
