@@ -25,10 +25,9 @@ class TokenForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         longest = int(settings.CONFIG["api.token_max_days"])
-        self.fields["days"].max_value = longest
-        self.fields["days"].initial = int(settings.CONFIG["api.token_default_days"])
-        self.fields["days"].widget.attrs.update(max=str(longest))
-        self.fields["days"].help_text = f"1 to {longest}"
+        self.fields["days"] = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=longest,
+                                                 initial=int(settings.CONFIG["api.token_default_days"]),
+                                                 help_text=f"1 to {longest}")
 
 
 def token_list(request):
