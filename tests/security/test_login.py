@@ -69,7 +69,8 @@ def test_thresholds_and_session_expiry_are_configuration_keys(tmp_path):
     done = _manage(["shell", "-c", code], SECRET_KEY="s" * 50, KUBENODE_DATA_DIR=str(tmp_path),
                    AUTH_LOCKOUT_FAILURES="7", AUTH_LOCKOUT_DURATION="1h", SESSION_MAX_AGE="30m",
                    KUBENODE_HTTPS="true", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
-    assert done.stdout.strip().splitlines()[-1] == "7 1.0 1800 True True True ('HTTP_X_FORWARDED_PROTO', 'https')", done.stderr
+    expected = "7 1.0 1800 True True True ('HTTP_X_FORWARDED_PROTO', 'https')"
+    assert done.stdout.strip().splitlines()[-1] == expected, done.stderr
 
 
 def test_behind_https_the_session_cookie_is_secure(users, settings):

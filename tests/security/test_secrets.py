@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.core.exceptions import ValidationError
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
