@@ -112,3 +112,25 @@ def can_manage_user(user, other) -> bool:
     if not _active(user):
         return False
     return manages_superusers(user) or not other.is_superuser
+
+
+# ---- API access tokens ---------------------------------------------------------------------------------------------
+# A token acts as its user, within its scope: `read` reads (and previews); `actions` may also do what the user's
+# role allows (the rules above still decide each action). A token is managed by its user; admins use the admin.
+
+def token_may_act(token) -> bool:
+    return token is not None and token.scope == "actions"
+
+
+def require_token_may_act(token) -> None:
+    if not token_may_act(token):
+        raise PermissionDenied("this token may only read: its scope is read")
+
+
+def can_manage_token(user, token) -> bool:
+    return _active(user) and (token.user_id == user.pk or bool(user.is_superuser))
+
+
+def require_manage_token(user, token) -> None:
+    if not can_manage_token(user, token):
+        raise PermissionDenied("a token is revoked by its own user or by an admin")

@@ -379,7 +379,17 @@ KEYS: tuple[Key, ...] = (
             "processes open no LISTEN connection"),
     Key("progress.listener_health_port", _port_or_zero, 8002, ("PROGRESS_LISTENER_HEALTH_PORT",),
         doc="port of the standalone listener's /healthz, /readyz and /metrics (0: none)"),
+<<<<<<< HEAD
     *SECURITY_KEYS,
+=======
+    # api.* — the JSON API under /api/v1/ and its personal access tokens
+    Key("api.rate_limit", _positive_int, 600, ("API_RATE_LIMIT",),
+        doc="requests per minute one access token may make, across every replica (more: 429)"),
+    Key("api.token_default_days", _positive_int, 90, ("API_TOKEN_DEFAULT_DAYS",),
+        doc="days a new access token is valid when its user does not choose"),
+    Key("api.token_max_days", _positive_int, 365, ("API_TOKEN_MAX_DAYS",),
+        doc="the longest validity, in days, an access token may be given"),
+>>>>>>> main
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}

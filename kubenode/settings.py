@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "kubenode",
     "nodes",
     "progress",
+    "ninja",  # the API's OpenAPI page, served from its own static files
+    "api",
 ]
 # The simulated API server (`manage.py kube_sim`) is a development and test tool: its app is installed when the
 # package is present, which it is in a checkout and never in the production image.

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
+from api.urls import api_urls
 from kubenode import metrics, views
 from nodes import views_clusters
 
@@ -28,4 +29,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("nodes.urls")),
     path("progress/", include("progress.urls")),
+    path("api/v1/", include(api_urls[:2], namespace=api_urls[2])),
+    path("", include(("api.urls", "api"))),
 ]

@@ -901,3 +901,30 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
     if not found:
         raise ValidationError(_("cluster %(cluster)s has no nodes") % {"cluster": cluster.name})
     return found
+
+
+AUDIT_TEXT_FILTERS = (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
+                      ("action", "action"))
+AUDIT_DATE_FILTERS = (("since", "created_at__date__gte"), ("until", "created_at__date__lte"))
+
+
+def audit_entries(filters):
+    """Audit entries, newest first, filtered as the audit log page filters them (user and node: contains; since and
+    until: dates YYYY-MM-DD, inclusive). ValidationError naming each filter that is not valid."""
+    from django import forms
+
+    from .models import AuditEntry
+
+    lookups, errors = {}, []
+    for name, lookup in AUDIT_TEXT_FILTERS:
+        if filters.get(name):
+            lookups[lookup] = filters[name][:300]
+    for name, lookup in AUDIT_DATE_FILTERS:
+        if filters.get(name):
+            try:
+                lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(filters[name])
+            except ValidationError:
+                errors.append(f"{name}: enter a valid date as YYYY-MM-DD")
+    if errors:
+        raise ValidationError(errors)
+    return AuditEntry.objects.filter(**lookups).order_by("-created_at", "-id")

@@ -30,28 +30,12 @@ def _filter(nodes, q, status, role, taint):
     return selectors.filter_nodes(nodes, q, status, role, taint)
 
 
-def _audit_filters(g) -> tuple[dict, list[str]]:
-    """The audit log's filters as lookups, and what is wrong with them (dates are YYYY-MM-DD)."""
-    from django import forms
-
-    lookups, errors = {}, []
-    for field, lookup in (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
-                          ("action", "action")):
-        if g.get(field):
-            lookups[lookup] = g[field][:300]
-    for field, lookup in (("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
-        if g.get(field):
-            try:
-                lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(g[field])
-            except ValidationError:
-                errors.append(f"{field}: enter a valid date as YYYY-MM-DD")
-    return lookups, errors
-
-
 def audit_log(request):
     g = request.GET
-    lookups, errors = _audit_filters(g)
-    qs = AuditEntry.objects.none() if errors else AuditEntry.objects.filter(**lookups).order_by("-created_at")
+    try:
+        qs, error = selectors.audit_entries(g), ""
+    except ValidationError as exc:
+        qs, error = AuditEntry.objects.none(), "; ".join(exc.messages)
     page = Paginator(qs, 100).get_page(g.get("page"))
-    return render(request, "nodes/audit_log.html", {"page": page, "f": g, "error": "; ".join(errors)},
-                  status=400 if errors else 200)
+    return render(request, "nodes/audit_log.html", {"page": page, "f": g, "error": error},
+                  status=400 if error else 200)
