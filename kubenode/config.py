@@ -379,9 +379,6 @@ KEYS: tuple[Key, ...] = (
             "processes open no LISTEN connection"),
     Key("progress.listener_health_port", _port_or_zero, 8002, ("PROGRESS_LISTENER_HEALTH_PORT",),
         doc="port of the standalone listener's /healthz, /readyz and /metrics (0: none)"),
-<<<<<<< HEAD
-    *SECURITY_KEYS,
-=======
     # api.* — the JSON API under /api/v1/ and its personal access tokens
     Key("api.rate_limit", _positive_int, 600, ("API_RATE_LIMIT",),
         doc="requests per minute one access token may make, across every replica (more: 429)"),
@@ -389,7 +386,7 @@ KEYS: tuple[Key, ...] = (
         doc="days a new access token is valid when its user does not choose"),
     Key("api.token_max_days", _positive_int, 365, ("API_TOKEN_MAX_DAYS",),
         doc="the longest validity, in days, an access token may be given"),
->>>>>>> main
+    *SECURITY_KEYS,
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}
