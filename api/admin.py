@@ -19,8 +19,9 @@ class TokenAddForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"].initial = int(settings.CONFIG["api.token_default_days"])
-        self.fields["days"].max_value = int(settings.CONFIG["api.token_max_days"])
+        self.fields["days"] = forms.IntegerField(label="Valid for (days)", min_value=1,
+                                                 max_value=int(settings.CONFIG["api.token_max_days"]),
+                                                 initial=int(settings.CONFIG["api.token_default_days"]))
 
 
 @admin.register(ApiToken)

@@ -55,3 +55,11 @@ def follow_messages(base: str, token: str, task_id: str, timeout: float = 120) -
         if not answer.body["more"]:
             time.sleep(0.2)
     raise AssertionError(f"batch {task_id} did not finish within {timeout}s: {frames[-3:]}")
+
+
+def assert_problem(answer, status, detail_part=""):
+    assert answer.status == status, (answer.status, answer.body)
+    assert answer.content_type.startswith("application/problem+json"), answer.headers
+    body = answer.body
+    assert body["status"] == status and body["title"] and body["type"] == "about:blank", body
+    assert detail_part in body["detail"], body

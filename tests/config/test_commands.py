@@ -137,3 +137,36 @@ def test_notifier_check_refuses_the_memory_notifier_where_several_processes_are_
     alone = run(["manage.py", "notifier_check"], {"SECRET_KEY": "x" * 50})  # the embedded default: one process
     assert alone.returncode == 0, alone.stdout + alone.stderr
     assert "memory: verified end to end" in alone.stdout
+
+
+def test_the_banner_names_the_file_found_and_warns_about_unknown_keys(tmp_path, test_database_env):
+    import time
+
+    from tests.fixtures.services import free_port
+
+    db = test_database_env
+    (tmp_path / "configs").mkdir()
+    found = tmp_path / "configs" / "config.yaml"
+    found.write_text(f"database:\n  host: {db['DB_HOST']}\n  port: {db['DB_PORT']}\n  database: {db['DB_NAME']}\n"
+                     f"  username: {db['DB_USER']}\nprogress:\n  notify_type: polling\n  redis:\n    enabled: false\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_", "PROGRESS_", "KUBENODE_"))},
+           "SECRET_KEY": "x" * 40, "DJANGO_SETTINGS_MODULE": "kubenode.settings", "PYTHONPATH": str(ROOT),
+           "PYTHONUNBUFFERED": "1", "KUBENODE_REPLICA_ID": "banner"}
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "kubenode.serve", "--bind", "127.0.0.1", "--port",
+                                 str(free_port())], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "configuration: unknown key" not in log_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    lines = log_path.read_text().splitlines()
+    banner = next(line for line in lines if "kubenode starting" in line)
+    assert f"config file={found} (found at configs/config.yaml (KUBENODE_CONFIG not set))" in banner
+    assert f"database.type=postgres [inferred from file {found}: database.host]" in banner
+    warning = next(line for line in lines if "configuration: unknown key" in line)
+    assert " WARNING " in warning and f"progress.redis.enabled in config file {found} is ignored" in warning
