@@ -22,8 +22,8 @@ def test_validation_errors_are_chinese_and_beside_the_field_they_concern():
         label = _form(action="label", set="bad key!=x")
         reason = _form(action="cordon", reason="x" * 1001)
         number = _form(action="drain", timeout="soon")
-    assert taint.errors["taints"] == ["'gpu=yes:Sometimes': 效果 'Sometimes' 无效：必须为 NoSchedule, PreferNoSchedule 或 "
-                                      "NoExecute"]
+    assert taint.errors["taints"] == ["'gpu=yes:Sometimes': 效果 'Sometimes' 无效：必须为 NoSchedule, "
+                                      "PreferNoSchedule 或 NoExecute"]
     assert list(label.errors) == ["set"] and "标签键 'bad key!' 无效" in label.errors["set"][0]
     assert list(reason.errors) == ["reason"] and "1000" in reason.errors["reason"][0]
     assert "超时（秒） 必须是整数" in number.errors["timeout"][0]
