@@ -4,12 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test lint venv migrate browser clean bench bench-quick kube-apiserver image test-contract apiserver-run screenshots
+.PHONY: run test lint venv migrate browser clean messages bench bench-quick kube-apiserver image test-contract apiserver-run screenshots
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the kubectl-kubenode command
 	touch $@
 
 venv: $(VENV)/.installed
@@ -19,14 +20,18 @@ var/secret_key:
 	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 	chmod 600 $@
 
+## messages: the translations' .mo files compiled from locale/*/LC_MESSAGES/*.po (Debian's gettext; not committed)
+messages:
+	scripts/compile-messages.sh
+
 ## run: the application on its embedded default (SQLite, memory notifier, a simulated cluster)
-run: venv var/secret_key
+run: venv var/secret_key messages
 	SECRET_KEY=$$(cat var/secret_key) scripts/run-dev.sh
 
 ## test: everything the suite needs (services, browser, the real kube-apiserver and the container image: built
 ## when missing, a failed build fails), lint, then the whole suite including the contract suite against simulator
 ## and kube-apiserver and the image run with buildah
-test: venv kube-apiserver image
+test: venv messages kube-apiserver image
 	scripts/install-browser.sh
 	eval "$$(scripts/test-services.sh)" && $(VENV)/bin/ruff check . && \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -65,7 +70,7 @@ bench-quick: venv
 	$(PY) -m bench.run --quick
 
 ## screenshots: docs/screenshots/*.png from the simulated demo cluster, taken by chromium (shown in the README)
-screenshots: venv
+screenshots: venv messages
 	scripts/install-browser.sh
 	$(PY) scripts/screenshots.py
 

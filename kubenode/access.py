@@ -44,6 +44,23 @@ def require_run(user, action: str) -> None:
         raise PermissionDenied(f"you may not run {action or 'this action'}")
 
 
+def can_run_batch(user, action: str, params: dict | None, node_count: int) -> bool:
+    """The action's right, and the drain right for a NoExecute taint on more than one node (it evicts pods as a
+    drain does, without PodDisruptionBudgets)."""
+    from nodes.validation import adds_noexecute
+
+    if not can_run(user, action):
+        return False
+    return not (node_count > 1 and adds_noexecute(action, params or {})) or can_run(user, "drain")
+
+
+def require_run_batch(user, action: str, params: dict | None, node_count: int) -> None:
+    require_run(user, action)
+    if not can_run_batch(user, action, params, node_count):
+        raise PermissionDenied("a NoExecute taint on more than one node evicts pods like a drain: it needs the "
+                               "right to drain")
+
+
 def allowed_actions(user) -> list[str]:
     return [a for a in ACTIONS if can_run(user, a)]
 
@@ -67,7 +84,7 @@ def can_view_task(user, task) -> bool:
 
 def can_manage_task(user, task) -> bool:
     """Cancel or retry: the owner or an admin, who may still run the task's action."""
-    return can_view_task(user, task) and can_run(user, task.action)
+    return can_view_task(user, task) and can_run_batch(user, task.action, task.parameters, task.total)
 
 
 def require_manage_task(user, task) -> None:
@@ -83,3 +100,37 @@ def can_manage_clusters(user) -> bool:
 def require_manage_clusters(user) -> None:
     if not can_manage_clusters(user):
         raise PermissionDenied("clusters are managed by admins")
+
+
+def manages_superusers(user) -> bool:
+    """Superusers, and only they, touch superusers, the superuser flag and individual permissions."""
+    return _active(user) and bool(user.is_superuser)
+
+
+def can_manage_user(user, other) -> bool:
+    """Whether `user` may change or delete the account `other` in the admin (its groups, staff status, password)."""
+    if not _active(user):
+        return False
+    return manages_superusers(user) or not other.is_superuser
+
+
+# ---- API access tokens ---------------------------------------------------------------------------------------------
+# A token acts as its user, within its scope: `read` reads (and previews); `actions` may also do what the user's
+# role allows (the rules above still decide each action). A token is managed by its user; admins use the admin.
+
+def token_may_act(token) -> bool:
+    return token is not None and token.scope == "actions"
+
+
+def require_token_may_act(token) -> None:
+    if not token_may_act(token):
+        raise PermissionDenied("this token may only read: its scope is read")
+
+
+def can_manage_token(user, token) -> bool:
+    return _active(user) and (token.user_id == user.pk or bool(user.is_superuser))
+
+
+def require_manage_token(user, token) -> None:
+    if not can_manage_token(user, token):
+        raise PermissionDenied("a token is revoked by its own user or by an admin")

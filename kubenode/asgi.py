@@ -9,13 +9,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from nodes.routing import websocket_urlpatterns  # noqa: E402
+from progress.ws_security import OriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
 
 from progress.embedded import start_when_serving as start_worker_when_serving  # noqa: E402

@@ -1,14 +1,25 @@
 """One resolved configuration for the whole process.
 
-Precedence: environment > YAML config file (path in ``KUBENODE_CONFIG``) > defaults.
+Precedence: environment > YAML config file > defaults.  The file is the one named by
+``KUBENODE_CONFIG``; when that is unset, the first of :data:`CONFIG_FILE_LOCATIONS` that
+exists (``configs/config.yaml`` in the working directory, then ``/etc/kubenode/config.yaml``).
 Every value remembers where it came from, so ``config_show`` and the start-up banner
 can say so, and an invalid value stops start-up with one line naming the key, the
-value and its source.  Django's ``DATABASES`` and every connection opened later (the
-LISTEN connection above all) are built from the object returned by :func:`load`.
+value and its source.  Keys the file has and variables the environment has that mean
+nothing here (``DB_*``, ``DATABASE_*``, ``PROGRESS_*``) become warnings naming the
+nearest known key (``Config.warnings``).
+
+Django's ``DATABASES`` and every connection opened later (the LISTEN connection above all)
+are built from the object returned by :func:`load`.
+
+Adding a key is one line in :data:`KEYS` (each area keeps its keys in its own block); it is
+then read from the file and the environment, shown by ``config_show`` and the banner, and
+listed in docs/configuration.md (``config_show --reference``).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -29,6 +40,24 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LISTENER_MODES = ("embedded", "standalone")
+# The languages kubenode has translations for (Django language codes; locale/<name>/ holds each translation).
+SUPPORTED_LANGUAGES = {"en": "English", "zh-hans": "简体中文"}
+
+
+# Read when KUBENODE_CONFIG is unset, the first that exists (a relative path is relative to the working directory).
+CONFIG_FILE_LOCATIONS = ("configs/config.yaml", "/etc/kubenode/config.yaml")
+# Environment variables with these prefixes are ours: an unknown one is a warning (a typo, or a key of another
+# system that means nothing here).
+OWN_ENV_PREFIXES = ("DB_", "DATABASE_", "PROGRESS_")
+# Environment variables with our prefixes that are read elsewhere (not through KEYS).
+OTHER_KNOWN_ENV = {"DATABASE_URL"}
+# Keys the old system (kube-node-manager) had that mean nothing here: why, and what to use instead.
+RETIRED = {
+    "progress.redis.enabled": ("Redis is used exactly when progress.notify_type is redis", "progress.notify_type"),
+    "PROGRESS_REDIS_ENABLED": ("Redis is used exactly when progress.notify_type is redis", "PROGRESS_NOTIFY_TYPE"),
+}
+# The keys that say "connect to a PostgreSQL server": set without a type, they mean database.type=postgres.
+CONNECTION_KEYS = ("database.host", "database.port", "database.username", "database.password")
 
 
 class ConfigError(Exception):
@@ -44,8 +73,11 @@ class Value:
 
     def shown(self) -> Any:
         if self.secret:
-            return "set" if self.value not in (None, "") else "not set"
+            return "set" if self.value not in (None, "", []) else "not set"
         return self.value
+
+    def __repr__(self) -> str:  # error pages and logs show reprs: a secret is never in one
+        return f"Value(key={self.key!r}, value={self.shown()!r}, source={self.source!r})"
 
 
 # --- parsers: each takes the raw value and returns the typed one, or raises ValueError
@@ -163,6 +195,32 @@ def _upper_choice(choices) -> Callable[[Any], str]:
     return parse
 
 
+def _language(raw: Any) -> str:
+    text = str(raw).strip().lower().replace("_", "-")
+    text = {"zh": "zh-hans", "zh-cn": "zh-hans", "en-us": "en"}.get(text, text)
+    if text not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"is not one of: {', '.join(SUPPORTED_LANGUAGES)}")
+    return text
+
+
+def _languages(raw: Any) -> list[str]:
+    codes = [_language(item) for item in _list(raw)]
+    if not codes:
+        raise ValueError("names no language")
+    return list(dict.fromkeys(codes))
+
+
+def _time_zone(raw: Any) -> str:
+    import zoneinfo
+
+    text = str(raw).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a time zone name (e.g. UTC, Asia/Shanghai)") from None
+    return text
+
+
 def _host_port(raw: Any) -> str:
     text = str(raw).strip()
     host, sep, port = text.rpartition(":")
@@ -187,6 +245,53 @@ class Key:
     secret: bool = False
     doc: str = ""
 
+
+# Secret keys shipped as examples (deploy/): never accepted outside DEBUG.
+EXAMPLE_SECRET_KEYS = frozenset({
+    "example-only-replace-me-example-only-replace-me-example-only",
+    "change-me-to-50-random-characters-change-me-to-50-random-characters",
+})
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def weak_secret_key(key: str) -> str:
+    """Why `key` must not protect a production site (shorter than 50 characters, or an example), or ""."""
+    if key in EXAMPLE_SECRET_KEYS or "change-me" in key or "replace-me" in key:
+        return "is the example from deploy/: set SECRET_KEY to a long random value of your own"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return (f"is {len(key)} characters long: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    return ""
+
+
+# --- security: secrets rotation, HTTPS behind a proxy, sessions, login lockout, kubeconfig exec plugins
+SECURITY_KEYS: tuple[Key, ...] = (
+    Key("server.secret_key_fallbacks", _list, [], ("SECRET_KEY_FALLBACKS",), secret=True,
+        doc="comma-separated former SECRET_KEYs: sessions and stored kubeconfigs made with them still work "
+            "(`manage.py cluster_reencrypt` re-encrypts the kubeconfigs with the current key)"),
+    Key("server.https", _bool, False, ("KUBENODE_HTTPS",),
+        doc="the site is served over HTTPS (directly or behind a proxy): secure cookies, HTTP redirected to HTTPS "
+            "(except /healthz, /readyz, /metrics), HSTS"),
+    Key("server.proxy_ssl_header", _str, "", ("SECURE_PROXY_SSL_HEADER",),
+        doc="header a TLS-terminating proxy sets to `https` (e.g. X-Forwarded-Proto); only when the proxy "
+            "always sets or strips it"),
+    Key("server.hsts_seconds", _non_negative_int, 31536000, ("SECURE_HSTS_SECONDS",),
+        doc="Strict-Transport-Security max-age when server.https is on (0: no header)"),
+    Key("server.hsts_subdomains", _bool, True, ("SECURE_HSTS_SUBDOMAINS",),
+        doc="HSTS covers the subdomains too and may be preloaded (false: this host only; the two deploy checks "
+            "about it are then silenced as a choice)"),
+    Key("session.max_age", _duration_seconds, 43200.0, ("SESSION_MAX_AGE",),
+        doc="seconds (or 12h, 30m) a sign-in lasts"),
+    Key("auth.lockout_failures", _positive_int, 5, ("AUTH_LOCKOUT_FAILURES",),
+        doc="failed sign-ins, per user and per address, after which sign-in is locked"),
+    Key("auth.lockout_duration", _duration_seconds, 900.0, ("AUTH_LOCKOUT_DURATION",),
+        doc="seconds (or 15m, 1h) a lockout lasts; an admin can unlock earlier in the admin (Access attempts)"),
+    Key("clusters.allowed_exec_commands", _list, [], ("CLUSTERS_ALLOWED_EXEC_COMMANDS",),
+        doc="kubeconfig exec credential plugins that may run (command names or absolute paths, comma-separated); "
+            "empty: a kubeconfig with an exec user is refused"),
+    Key("clusters.exec_timeout", _duration_seconds, 10.0, ("CLUSTERS_EXEC_TIMEOUT",),
+        doc="seconds an allowed exec credential plugin may run"),
+)
 
 KEYS: tuple[Key, ...] = (
     # database.*
@@ -247,6 +352,14 @@ KEYS: tuple[Key, ...] = (
     Key("server.shutdown_grace", _duration_seconds, 25.0, ("SHUTDOWN_GRACE",),
         doc="seconds a web process gets to stop on SIGTERM (on SQLite, where it runs the batches itself, its "
             "node operations get this long; the rest stays queued for the next start)"),
+    # server.* languages and time (the pages' language: the user's choice, else the browser's Accept-Language,
+    # else server.language_code)
+    Key("server.languages", _languages, ["en", "zh-hans"], ("KUBENODE_LANGUAGES",),
+        doc="comma-separated languages the pages offer: en, zh-hans"),
+    Key("server.language_code", _language, "en", ("KUBENODE_LANGUAGE_CODE", "LANGUAGE_CODE"),
+        doc="language of a browser that asks for none of server.languages; one of server.languages"),
+    Key("server.time_zone", _time_zone, "UTC", ("TIME_ZONE",),
+        doc="time zone of the pages' times when the browser does not tell its own (IANA name, e.g. Asia/Shanghai)"),
     Key("log.level", _upper_choice(LOG_LEVELS), "INFO", ("LOG_LEVEL",),
         doc="DEBUG also logs every delivery hop (doorbell sent, received, forwarded)"),
     Key("log.format", _choice(LOG_FORMATS), "text", ("LOG_FORMAT",), doc="text or json"),
@@ -266,6 +379,14 @@ KEYS: tuple[Key, ...] = (
             "processes open no LISTEN connection"),
     Key("progress.listener_health_port", _port_or_zero, 8002, ("PROGRESS_LISTENER_HEALTH_PORT",),
         doc="port of the standalone listener's /healthz, /readyz and /metrics (0: none)"),
+    # api.* — the JSON API under /api/v1/ and its personal access tokens
+    Key("api.rate_limit", _positive_int, 600, ("API_RATE_LIMIT",),
+        doc="requests per minute one access token may make, across every replica (more: 429)"),
+    Key("api.token_default_days", _positive_int, 90, ("API_TOKEN_DEFAULT_DAYS",),
+        doc="days a new access token is valid when its user does not choose"),
+    Key("api.token_max_days", _positive_int, 365, ("API_TOKEN_MAX_DAYS",),
+        doc="the longest validity, in days, an access token may be given"),
+    *SECURITY_KEYS,
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}
@@ -276,6 +397,17 @@ class Config:
     values: dict[str, Value]
     config_file: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # how the file was found: "KUBENODE_CONFIG" or "found at <location> (KUBENODE_CONFIG not set)"
+    config_file_source: str = ""
+    # unknown keys and variables, one line each (the banner and config_show print them)
+    warnings: tuple[str, ...] = field(default=())
+
+    def describe_file(self) -> str:
+        """Which config file was read, and how it was chosen (for the banner and config_show)."""
+        if self.config_file:
+            return f"{self.config_file} ({self.config_file_source})"
+        where = ", ".join(CONFIG_FILE_LOCATIONS)
+        return f"(none: KUBENODE_CONFIG not set and no file at {where})"
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key].value
@@ -345,12 +477,12 @@ def _expand(node: Any, environ_: dict[str, str], path: str, filename: str) -> An
     return node
 
 
-def _read_file(path: str, environ_: dict[str, str]) -> dict[str, Any]:
+def _read_file(path: str, environ_: dict[str, str], named_by: str = "KUBENODE_CONFIG") -> dict[str, Any]:
+    label = f"KUBENODE_CONFIG={path!r}" if named_by == "KUBENODE_CONFIG" else f"config file {path!r}"
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(
-            f"KUBENODE_CONFIG={path!r}: cannot read the config file ({exc.strerror or exc})") from None
+        raise ConfigError(f"{label}: cannot read the config file ({exc.strerror or exc})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -359,11 +491,11 @@ def _read_file(path: str, environ_: dict[str, str]) -> dict[str, Any]:
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"KUBENODE_CONFIG={path!r}: malformed YAML{where}: {problem}") from None
+        raise ConfigError(f"{label}: malformed YAML{where}: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"KUBENODE_CONFIG={path!r}: the file must hold a mapping of sections, "
+        raise ConfigError(f"{label}: the file must hold a mapping of sections, "
                           f"not a {type(data).__name__}")
     return _expand(data, environ_, "", path)
 
@@ -405,11 +537,65 @@ def _database_url(url: str) -> dict[str, Any]:
     return out
 
 
-def load(environ_: dict[str, str] | None = None) -> Config:
+def find_config_file(env: dict[str, str], locations: tuple[str, ...] = CONFIG_FILE_LOCATIONS,
+                     ) -> tuple[str | None, str]:
+    """(path, how it was chosen): KUBENODE_CONFIG, else the first of `locations` that exists, else (None, "")."""
+    named = env.get("KUBENODE_CONFIG") or None
+    if named:
+        return named, "KUBENODE_CONFIG"
+    for location in locations:
+        if Path(location).is_file():
+            return str(Path(location).resolve()), f"found at {location} (KUBENODE_CONFIG not set)"
+    return None, ""
+
+
+def _leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for name, node in data.items():
+        dotted = f"{prefix}.{name}" if prefix else str(name)
+        if isinstance(node, dict) and dotted not in KEYS_BY_NAME:
+            out.extend(_leaves(node, dotted) or [dotted])
+        else:
+            out.append(dotted)
+    return out
+
+
+def _nearest(name: str, known: list[str]) -> str:
+    """The known name most like `name`: the longest shared beginning first, then the closest spelling."""
+    def score(candidate: str) -> tuple[int, float]:
+        shared = len(os.path.commonprefix([name, candidate]))
+        return shared, difflib.SequenceMatcher(None, name, candidate).ratio()
+
+    return max(known, key=score) if known else ""
+
+
+def unknown_warnings(env: dict[str, str], file_data: dict[str, Any], config_file: str | None) -> list[str]:
+    """One line per file key and per DB_*/DATABASE_*/PROGRESS_* variable that nothing reads."""
+    warnings = []
+    known_keys = list(KEYS_BY_NAME)
+    for dotted in _leaves(file_data):
+        if dotted in KEYS_BY_NAME:
+            continue
+        why, instead = RETIRED.get(dotted, ("", _nearest(dotted, known_keys)))
+        warnings.append(f"unknown key {dotted} in config file {config_file} is ignored"
+                        + (f" ({why})" if why else "") + f"; nearest known key: {instead}")
+    known_env = sorted({name for key in KEYS for name in key.env} | OTHER_KNOWN_ENV)
+    for name in sorted(env):
+        if not name.startswith(OWN_ENV_PREFIXES) or name in known_env:
+            continue
+        candidates = [n for n in known_env if n.startswith(OWN_ENV_PREFIXES)]
+        why, instead = RETIRED.get(name, ("", _nearest(name, candidates)))
+        warnings.append(f"unknown environment variable {name} is ignored" + (f" ({why})" if why else "")
+                        + f"; nearest known variable: {instead}")
+    return warnings
+
+
+def load(environ_: dict[str, str] | None = None,
+         config_locations: tuple[str, ...] = CONFIG_FILE_LOCATIONS) -> Config:
     """Resolve every key; raise :class:`ConfigError` with one line on the first bad value."""
     env = dict(os.environ if environ_ is None else environ_)
-    config_file = env.get("KUBENODE_CONFIG") or None
-    file_data = _read_file(config_file, env) if config_file else {}
+    config_file, file_source = find_config_file(env, config_locations)
+    file_data = _read_file(config_file, env, file_source) if config_file else {}
 
     url_values: dict[str, Any] = {}
     if env.get("DATABASE_URL"):
@@ -439,7 +625,13 @@ def load(environ_: dict[str, str] | None = None) -> Config:
         values[key.key] = Value(key.key, value, source, key.secret)
 
     values = _derive(values, env)
-    return Config(values=values, config_file=config_file)
+    return Config(values=values, config_file=config_file, config_file_source=file_source,
+                  warnings=tuple(unknown_warnings(env, file_data, config_file)))
+
+
+def _source_name(value: Value) -> str:
+    """`DB_HOST` for "env DB_HOST", `file F: database.host` for a file value."""
+    return value.source[4:] if value.source.startswith("env ") else value.source
 
 
 def _replace(values: dict[str, Value], key: str, value: Any, source: str) -> None:
@@ -449,6 +641,15 @@ def _replace(values: dict[str, Value], key: str, value: Any, source: str) -> Non
 
 def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
     """Defaults that depend on other keys, and checks across keys."""
+    connection = [values[k] for k in CONNECTION_KEYS if values[k].source != "default"]
+    db_type_value = values["database.type"]
+    if db_type_value.source == "default" and connection:
+        # a PostgreSQL host (port, user, password) without a type: PostgreSQL, never a silent SQLite
+        _replace(values, "database.type", "postgres", f"inferred from {_source_name(connection[0])}")
+    elif db_type_value.value == "sqlite" and connection:
+        raise ConfigError(f"database.type: 'sqlite' from {db_type_value.source} cannot be used with "
+                          f"{connection[0].key} from {connection[0].source} (a PostgreSQL setting): "
+                          f"set database.type to postgres, or remove the PostgreSQL settings")
     db_type = values["database.type"].value
     if values["database.database"].source == "default":
         if db_type == "sqlite":
@@ -477,6 +678,10 @@ def _derive(values: dict[str, Value], env: dict[str, str]) -> dict[str, Value]:
     if not values["server.secret_key"].value and not debug:
         raise ConfigError("server.secret_key: not set (env SECRET_KEY) and DEBUG is off: "
                           "set SECRET_KEY to a long random value")
+    if values["server.language_code"].value not in values["server.languages"].value:
+        code = values["server.language_code"]
+        raise ConfigError(f"server.language_code: {code.value!r} from {code.source} is not one of server.languages "
+                          f"{values['server.languages'].value!r} (from {values['server.languages'].source})")
     listener = values["progress.listener"]
     if listener.value == "standalone" and values["progress.notify_type"].value == "memory":
         raise ConfigError(f"progress.listener: 'standalone' from {listener.source} needs doorbells that reach "

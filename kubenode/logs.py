@@ -60,7 +60,10 @@ def config_banner(config, logger: logging.Logger | None = None) -> None:
             part += f" [{row['source']}]"
         parts.append(part)
     logger.info("kubenode starting replica=%s config file=%s: %s", config.replica_id,
-                config.config_file or "(none)", "; ".join(parts),
+                config.describe_file(), "; ".join(parts),
                 extra={"event": "startup", "config_file": config.config_file,
+                       "config_file_source": config.config_file_source,
                        "config": {r["key"]: r["value"] for r in rows},
                        "sources": {r["key"]: r["source"] for r in rows if not r["source"].startswith("default")}})
+    for warning in config.warnings:
+        logger.warning("configuration: %s", warning, extra={"event": "config_warning"})

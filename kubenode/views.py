@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from kubenode import runtime
@@ -51,3 +52,40 @@ def readyz(request):
     else:
         status, code = "ok", 200
     return JsonResponse({"status": status, "checks": {"database": database}, "notifier": notifier}, status=code)
+
+
+def bad_request(request, exception=None):
+    """400 for requests Django refuses before any view: the page says which limit was passed."""
+    from django.conf import settings
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+
+    from kubenode.middleware import bad_input
+
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = _("The request is larger than the limit of %(mb)s MB (%(bytes)s bytes). Select fewer nodes, or "
+                    "use node_batch with a label selector.") % {"mb": f"{limit / 1_000_000:.1f}", "bytes": f"{limit:,}"}
+    elif isinstance(exception, TooManyFieldsSent):
+        message = _("The request has more than %(count)s fields. Select fewer nodes, or select all matching nodes "
+                    "with a filter.") % {"count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}"}
+    elif isinstance(exception, TooManyFilesSent):
+        message = _("The request has more than %(count)s files.") % {
+            "count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES:,}"}
+    else:
+        message = _("The request could not be understood.")
+    return bad_input(request, message)
+
+
+@login_not_required
+def set_language(request):
+    """Django's set_language (the language cookie, back to `next`), and for a signed-in user the choice is
+    remembered (kubenode.models.Preference), so it follows them to another browser."""
+    from django.views.i18n import set_language as django_set_language
+
+    from kubenode.locale import offered, remember
+
+    response = django_set_language(request)
+    language = request.POST.get("language") if request.method == "POST" else None
+    if offered(language):
+        remember(request.user, language=language)
+    return response

@@ -14,9 +14,14 @@ class Tokens:
         self.admin = admin or "admin-" + secrets.token_hex(16)
         self.viewer = viewer or "viewer-" + secrets.token_hex(16)
         self.nobody = nobody or "nobody-" + secrets.token_hex(16)
+        # the user of a request without credentials (kube_sim --plain-http: admin); None: 401
+        self.anonymous: str | None = None
 
     def user(self, authorization: str | None) -> str:
-        """The user name of the request; raises 401 for a missing or unknown token."""
+        """The user name of the request; raises 401 for an unknown token, and for a missing one unless anonymous
+        requests are allowed."""
+        if not authorization and self.anonymous:
+            return self.anonymous
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() == "bearer":
             token = token.strip()

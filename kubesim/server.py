@@ -29,7 +29,7 @@ class SimServer(ThreadingHTTPServer):
 class Simulator:
     def __init__(self, *, nodes=50, port=0, seed=0, latency_ms=0, fail_rate=0.0, conflict_rate=0.0,
                  grace_cap=1.0, activity=False, eviction_version="v1", admin_token=None, viewer_token=None,
-                 nobody_token=None, tls=False, metrics=True):
+                 nobody_token=None, tls=False, metrics=True, anonymous_admin=False):
         started = time.monotonic()
         self.store = Store()
         self.summary = generate(self.store, nodes=nodes, seed=seed)
@@ -38,6 +38,8 @@ class Simulator:
         self.controllers = Controllers(self.api, seed=seed, activity=activity)
         self.controllers.start()
         self.tokens = Tokens(admin_token, viewer_token, nobody_token)
+        if anonymous_admin:  # plain HTTP for kubectl, which sends no credentials there: no authentication at all
+            self.tokens.anonymous = "admin"
         self.faults = Faults(latency_ms, fail_rate, conflict_rate, seed)
         self.in_flight = InFlight()
         handler = make_handler(self.api, self.tokens, self.faults, eviction_version, self.in_flight,
@@ -73,15 +75,23 @@ class Simulator:
         """Admin (current context) and viewer; with only="viewer" or only="nobody", that user alone."""
         users = [(only, getattr(self.tokens, only))] if only else [("admin", self.tokens.admin),
                                                                   ("viewer", self.tokens.viewer)]
+        if self.tokens.anonymous and not self.cert_pem:
+            users = [("admin", self.tokens.admin)]  # plain HTTP: kubectl sends no token, so there is no viewer
         contexts = [{"name": cluster_name if user == "admin" else user,
                      "context": {"cluster": cluster_name, "user": f"{cluster_name}-{user}"}} for user, _ in users]
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": cluster_name, "cluster": self._cluster_entry()}],
-            "users": [{"name": f"{cluster_name}-{user}", "user": {"token": token}} for user, token in users],
+            "users": [{"name": f"{cluster_name}-{user}", "user": self._credentials(user, token)}
+                      for user, token in users],
             "contexts": contexts,
             "current-context": contexts[0]["name"],
         }
+
+    def _credentials(self, user: str, token: str) -> dict:
+        if user == self.tokens.anonymous and not self.cert_pem:
+            return {}  # kubectl sends no token over plain HTTP: the admin is whoever asks
+        return {"token": token}
 
     def _cluster_entry(self) -> dict:
         entry = {"server": self.url}

@@ -19,10 +19,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from kubenode import access
 from progress import selectors as task_selectors
+from progress import services as task_services
 
 from . import batches, services
 from .forms import (
@@ -36,6 +39,7 @@ from .forms import (
 )
 from .kube.errors import KubeError
 from .models import Cluster, LabelTaintTemplate
+from .validation import MAX_NODES
 
 PREVIEW_LIMIT = 200
 INPUT_FIELDS = ("set", "remove", "taints", "template")  # what a label/taint action needs typed before a preview
@@ -80,8 +84,7 @@ def _retry_task(request, data):
 
 
 def _which(data) -> tuple[bool, bool]:
-    which = data.get("which", "both")
-    return which in ("failed", "both"), which in ("remaining", "both")
+    return task_services.retry_choice(data.get("which"))
 
 
 def _retry_data(task, data) -> QueryDict:
@@ -117,6 +120,12 @@ def node_action(request, cluster):
     cluster = get_object_or_404(Cluster, name=cluster)
     data = request.POST if request.method == "POST" else request.GET
     task = _retry_task(request, data)
+    if task is not None:
+        try:
+            _which(data)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            return redirect("progress:task_detail", task_id=task.pk)
     if task is not None and not data.get("action"):
         data = _retry_data(task, data)
     action = data.get("action", "")
@@ -140,6 +149,8 @@ def node_action(request, cluster):
     fresh = request.method == "GET" and action in ("label", "unlabel", "taint", "untaint") and \
         not any(data.get(f) for f in INPUT_FIELDS)
     names = _posted_names(data)
+    if len(names) > MAX_NODES:  # refused by the form; never echoed back into the page
+        names = []
     if fresh:  # opened from a node's menu: nothing typed yet, so nothing to preview or complain about
         form = BatchActionForm(initial={**data.dict(), "node": names}, cluster=cluster)
         ctx.update(form=form, fresh=True)
@@ -173,13 +184,16 @@ def node_action(request, cluster):
 def _run(request, form, task, data, names, ctx):
     """Start the previewed batch and lead back; None (with the form's errors set) when it may not run as posted."""
     if "previewed" in data and data["previewed"] != ctx["previewed"]:  # a client without a preview runs as posted
-        ctx["notice"] = "Nothing was run: what to do changed since the preview. Check the new preview below, then " \
-                        "run it."
+        ctx["notice"] = _("Nothing was run: what to do changed since the preview. Check the new preview below, then "
+                          "run it.")
         return None
     blocked = int(data.get("blocked_nodes") or 0) if (data.get("blocked_nodes") or "0").isdigit() else 0
     if form.cleaned_data["action"] == "drain" and blocked and data.get("accept_blocked") != "on":
-        ctx["ack_error"] = f"Nothing was run: {blocked} node{'s' if blocked != 1 else ''} will not drain as things " \
-                           "stand. Change the options and preview again, or tick “Run anyway” to drain the others."
+        ctx["ack_error"] = ngettext(
+            "Nothing was run: %(count)s node will not drain as things stand. Change the options and preview again, "
+            "or tick “Run anyway” to drain the others.",
+            "Nothing was run: %(count)s nodes will not drain as things stand. Change the options and preview again, "
+            "or tick “Run anyway” to drain the others.", blocked) % {"count": blocked}
         return None
     try:
         if task is not None and _same_as_retry(task, data, ctx["params"], names):
@@ -187,7 +201,7 @@ def _run(request, form, task, data, names, ctx):
             new = batches.retry_batch(task, request.user, failed=failed, remaining=remaining)
         else:
             new = form.start(request.user, names=names)
-    except (ValidationError, KubeError) as exc:
+    except (ValidationError, KubeError, PermissionDenied) as exc:
         form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         return None
     if task is not None:
@@ -220,7 +234,7 @@ def template_edit(request, pk=None):
     form = TemplateForm(request.POST or None, instance=template)
     if request.method == "POST" and form.is_valid():
         saved = form.save(user=request.user)
-        messages.success(request, f"Template {saved.name} saved.")
+        messages.success(request, _("Template %(name)s saved.") % {"name": saved.name})
         return redirect("nodes:template_list")
     return render(request, "nodes/template_form.html", {"form": form, "template": template},
                   status=400 if form.is_bound else 200)
@@ -231,6 +245,6 @@ def template_delete(request, pk):
     template = get_object_or_404(LabelTaintTemplate, pk=pk)
     if request.method == "POST":
         template.delete()
-        messages.success(request, f"Template {template.name} deleted.")
+        messages.success(request, _("Template %(name)s deleted.") % {"name": template.name})
         return redirect("nodes:template_list")
     return render(request, "nodes/template_delete.html", {"template": template})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from kubenode import access, runtime
 from progress import operations
@@ -19,7 +20,7 @@ from progress import services as progress_services
 from . import selectors, services
 from .models import Cluster
 from .selectors import invalidate_nodes
-from .validation import ACTIONS
+from .validation import ACTIONS, require_confirmation
 
 
 def concurrency_limit(action: str) -> int:
@@ -34,28 +35,36 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
     message (nothing recorded) for bad input; PermissionDenied when the user may not run the action."""
     runtime.refuse_if_shutting_down()
     if action not in ACTIONS:
-        raise ValidationError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        raise ValidationError(_("unknown action %(action)s; one of %(actions)s") % {"action": repr(action),
+                                                                                  "actions": ", ".join(ACTIONS)})
     access.require_run(user, action)
     chosen = sum([bool(names), bool(selector), bool(all_nodes)])
     if chosen != 1:
-        raise ValidationError("choose exactly one target: node names, a label selector, or all nodes")
+        raise ValidationError(_("choose exactly one target: node names, a label selector, or all nodes"))
     if concurrency < 0:
-        raise ValidationError("concurrency must be positive")
+        raise ValidationError(_("concurrency must be positive"))
+    require_confirmation(action, dict(params or {}))
     normalized = services.validate_action(action, dict(params or {}))
     if names:
         names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     targets = selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
                                         all_nodes=all_nodes)
+    access.require_run_batch(user, action, normalized, len(targets))
     return progress_services.create_task(user, action, cluster.name, normalized, targets,
                                          selector=selector or ("(all nodes)" if all_nodes else ""),
                                          concurrency=concurrency, queued=queued)
 
 
 def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
+    """Queue the failed and/or unfinished nodes of `task` again, as `user` (who must still be allowed to run the
+    task's action on it)."""
+    access.require_manage_task(user, task)
     return progress_services.retry_task(task, user, failed=failed, remaining=remaining)
 
 
-def cancel_batch(task, user=None):
+def cancel_batch(task, user):
+    """Ask `task` to stop, for `user` (the owner or staff, still allowed to run its action)."""
+    access.require_manage_task(user, task)
     return progress_services.cancel_task(task, user)
 
 
@@ -87,7 +96,7 @@ def _persist(entries: list) -> None:
 
 def _check_scope(name: str) -> None:
     if not Cluster.objects.filter(name=name).exists():
-        raise ValidationError(f"the task's cluster {name!r} no longer exists")
+        raise ValidationError(_("the task's cluster %(cluster)s no longer exists") % {"cluster": repr(name)})
 
 
 def _operation(action: str) -> operations.Operation:

@@ -9,20 +9,22 @@ from html import escape
 
 from django.templatetags.static import static
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .kube import quantity
 
 # Columns of the node tables: key, header, sort key ("" = not sortable), shown unless the user hides it
 COLUMNS = (
-    ("status", "Status", "status"),
-    ("roles", "Roles", "roles"),
-    ("version", "Version", "version"),
-    ("cpu", "CPU", "cpu"),
-    ("memory", "Memory", "memory"),
-    ("pods", "Pods", "pods"),
-    ("taints", "Taints", ""),
-    ("labels", "Labels", ""),
-    ("age", "Age", "age"),
+    ("status", gettext_lazy("Status"), "status"),
+    ("roles", gettext_lazy("Roles"), "roles"),
+    ("version", gettext_lazy("Version"), "version"),
+    ("cpu", gettext_lazy("CPU"), "cpu"),
+    ("memory", gettext_lazy("Memory"), "memory"),
+    ("pods", gettext_lazy("Pods"), "pods"),
+    ("taints", gettext_lazy("Taints"), ""),
+    ("labels", gettext_lazy("Labels"), ""),
+    ("age", gettext_lazy("Age"), "age"),
 )
 LIVE_COLUMNS = tuple(c[0] for c in COLUMNS)
 
@@ -52,35 +54,39 @@ def status_badge(n) -> str:
     if ready:
         since = ready.get("lastTransitionTime") or ""
         why = ready.get("message") or ready.get("reason") or ""
-        title = f"{n.status} since {since}" + (f": {why}" if why and n.status != "Ready" else "")
+        title = _("%(status)s since %(since)s") % {"status": n.status, "since": since} + (
+            f": {why}" if why and n.status != "Ready" else "")
     out = (f'<span class="kn-badge kn-badge-{cls}" title="{escape(title)}">{_icon(icon)}'
            f'<span>{escape(n.status)}</span></span>')
     if not n.schedulable:
-        reason = f"cordoned{': ' + n.cordon_reason if n.cordon_reason else ''}" + (
-            f" (by {n.cordoned_by})" if n.cordoned_by else "")
+        cordoned = _("cordoned")
+        reason = f"{cordoned}{': ' + n.cordon_reason if n.cordon_reason else ''}" + (
+            " " + _("(by %(user)s)") % {"user": n.cordoned_by} if n.cordoned_by else "")
         out += (f' <span class="kn-badge kn-badge-cordoned" title="{escape(reason)}">{_icon("icon-alert.svg")}'
-                f'<span>cordoned</span></span>')
+                f'<span>{escape(cordoned)}</span></span>')
     return out
 
 
 def _meter(label: str, usage_pct, requests_pct, total_text: str) -> str:
     parts = []
     if usage_pct is not None:
-        parts.append(f"usage {usage_pct}%")
+        parts.append(_("usage %(pct)s%%") % {"pct": usage_pct})
     if requests_pct is not None:
-        parts.append(f"requests {requests_pct}%")
+        parts.append(_("requests %(pct)s%%") % {"pct": requests_pct})
     if not parts:
         return f'<span class="kn-muted">{escape(total_text)}</span>' if total_text else ""
     text = ", ".join(parts)
-    described = f"{label}: {text} of {total_text}" if total_text else f"{label}: {text}"
+    described = _("%(what)s: %(use)s of %(total)s") % {"what": label, "use": text, "total": total_text} \
+        if total_text else f"{label}: {text}"
     level = max(usage_pct or 0, requests_pct or 0)
     tone = "high" if level >= 90 else "mid" if level >= 70 else "low"
     fill = f'<span class="kn-meter-use" style="width:{min(usage_pct, 100)}%"></span>' if usage_pct is not None \
         else ""
     mark = f'<span class="kn-meter-req" style="left:{min(requests_pct, 100)}%"></span>' \
         if requests_pct is not None else ""
-    short = f"{usage_pct}%" if usage_pct is not None else f"req {requests_pct}%"
-    extra = f" · req {requests_pct}%" if usage_pct is not None and requests_pct is not None else ""
+    short = f"{usage_pct}%" if usage_pct is not None else _("req %(pct)s%%") % {"pct": requests_pct}
+    extra = " · " + _("req %(pct)s%%") % {"pct": requests_pct} if usage_pct is not None and requests_pct is not None \
+        else ""
     return (f'<span class="kn-meter kn-meter-{tone}" role="img" aria-label="{escape(described)}" '
             f'title="{escape(described)}"><span class="kn-meter-bar">{fill}{mark}</span>'
             f'<span class="kn-meter-text">{short}{extra}</span></span>'
@@ -88,18 +94,20 @@ def _meter(label: str, usage_pct, requests_pct, total_text: str) -> str:
 
 
 def cpu_cell(n) -> str:
-    return _meter("CPU", n.cpu_usage_pct, n.cpu_requests_pct, quantity.cores(n.cpu_allocatable))
+    return _meter(_("CPU"), n.cpu_usage_pct, n.cpu_requests_pct, quantity.cores(n.cpu_allocatable))
 
 
 def memory_cell(n) -> str:
-    return _meter("Memory", n.memory_usage_pct, n.memory_requests_pct, quantity.binary_bytes(n.memory_allocatable))
+    return _meter(_("Memory"), n.memory_usage_pct, n.memory_requests_pct, quantity.binary_bytes(n.memory_allocatable))
 
 
 def pods_cell(n) -> str:
     if n.pod_count is None:
         if n.pods_pending:
-            return '<span title="being read: the counts follow in a moment">…</span>'
-        return '<span title="pods could not be read">?</span>'
+            title = escape(_("being read: the counts follow in a moment"))
+            return f'<span title="{title}">…</span>'
+        title = escape(_("pods could not be read"))
+        return f'<span title="{title}">?</span>'
     if n.pods_allocatable:
         return f'<span>{n.pod_count}<span class="kn-muted"> / {n.pods_allocatable}</span></span>'
     return str(n.pod_count)
@@ -140,7 +148,8 @@ def label_chips(labels: dict, shown: int = SHOWN_LABELS) -> str:
     if not rest:
         return head
     more = " ".join(chip(k, v) for k, v in rest)
-    return (f'{head} <details class="kn-more"><summary>+{len(rest)} more</summary>'
+    more_text = escape(_("+%(count)s more") % {"count": len(rest)})
+    return (f'{head} <details class="kn-more"><summary>{more_text}</summary>'
             f'<span class="kn-more-list">{more}</span></details>')
 
 
@@ -169,17 +178,21 @@ def parse_time(value):
 def time_html(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     ago = age_text((datetime.now(UTC) - moment).total_seconds())
-    return (f'<time datetime="{moment.strftime("%Y-%m-%dT%H:%M:%SZ")}" title="{ago} ago">'
+    ago_text = escape(_("%(age)s ago") % {"age": ago})
+    return (f'<time datetime="{moment.strftime("%Y-%m-%dT%H:%M:%SZ")}" title="{ago_text}">'
             f'{moment.strftime("%Y-%m-%d %H:%M:%S")} UTC</time>')
 
 
 def age_cell(n) -> str:
     created = n.created.strftime("%Y-%m-%d %H:%M UTC") if n.created else ""
-    return f'<span title="created {created}">{age_text(n.age_seconds)}</span>' if created else ""
+    if not created:
+        return ""
+    title = escape(_("created %(time)s") % {"time": created})
+    return f'<span title="{title}">{age_text(n.age_seconds)}</span>'
 
 
 def roles_cell(n) -> str:
-    return escape(", ".join(n.roles)) if n.roles else '<span class="kn-muted">—</span>'
+    return f'<span translate="no">{escape(", ".join(n.roles))}</span>' if n.roles else '<span class="kn-muted">—</span>'
 
 
 def cells(n) -> dict[str, str]:

@@ -13,6 +13,9 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from . import batches, selectors
 from .batches import concurrency_limit
@@ -21,18 +24,28 @@ from .validation import (
     ACTIONS,
     DRAIN_DEFAULTS,
     EFFECTS,
+    check_node_names,
     is_reserved,
     label_value_error,
     qualified_name_error,
+    require_confirmation,
     selector_error,
 )
 from .validation import validate_action as _validate_action
 
 EFFECT_LIST = ", ".join(EFFECTS[:-1]) + " or " + EFFECTS[-1]
-HELP_LABELS = "key=value, separated by commas or new lines"
-HELP_REMOVE = "label keys, separated by commas or new lines"
-HELP_TAINTS = f"key=value:Effect or key:Effect, separated by commas or new lines; Effect is {EFFECT_LIST}"
-HELP_UNTAINT = "key (every effect), key:Effect or key=value:Effect (a taint is one key and effect)"
+
+
+def effect_list() -> str:
+    """NoSchedule, PreferNoSchedule or NoExecute, in the active language."""
+    return _("%(some)s or %(last)s") % {"some": ", ".join(EFFECTS[:-1]), "last": EFFECTS[-1]}
+
+
+HELP_LABELS = gettext_lazy("key=value, separated by commas or new lines")
+HELP_REMOVE = gettext_lazy("label keys, separated by commas or new lines")
+HELP_TAINTS = gettext_lazy("key=value:Effect or key:Effect, separated by commas or new lines; Effect is "
+                           "NoSchedule, PreferNoSchedule or NoExecute")
+HELP_UNTAINT = gettext_lazy("key (every effect), key:Effect or key=value:Effect (a taint is one key and effect)")
 TEMPLATE_ACTIONS = ("label", "unlabel", "taint", "untaint")
 DRAIN_FLAGS = ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction")
 DRAIN_NUMBERS = ("grace_period", "timeout", "skip_wait_for_delete_timeout")
@@ -60,19 +73,22 @@ def parse_labels(text) -> dict:
         key, sep, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not sep:
-            errors.append(f"{item!r}: expected key=value (to remove a label, list its key under the keys to "
-                          "remove)")
+            errors.append(_("%(item)s: expected key=value (to remove a label, list its key under the keys to "
+                            "remove)") % {"item": repr(item)})
             continue
         err = qualified_name_error(key)
         if err:
-            errors.append(f"{item!r}: invalid label key {key!r}: {err}")
+            errors.append(_("%(item)s: invalid label key %(key)s: %(error)s") % {"item": repr(item), "key": repr(key),
+                                                                                 "error": err})
             continue
         err = label_value_error(value)
         if err:
-            errors.append(f"{item!r}: invalid label value {value!r}: {err}")
+            errors.append(_("%(item)s: invalid label value %(value)s: %(error)s") % {
+                "item": repr(item), "value": repr(value), "error": err})
             continue
         if key in out and out[key] != value:
-            errors.append(f"{item!r}: label {key!r} is given twice, with different values")
+            errors.append(_("%(item)s: label %(key)s is given twice, with different values") % {
+                "item": repr(item), "key": repr(key)})
             continue
         out[key] = value
     _raise_all(errors)
@@ -84,11 +100,11 @@ def parse_label_keys(text) -> list[str]:
     keys, errors = [], []
     for item in split_items(text):
         if "=" in item:
-            errors.append(f"{item!r}: give only the key of a label to remove, without =value")
+            errors.append(_("%(item)s: give only the key of a label to remove, without =value") % {"item": repr(item)})
             continue
         err = qualified_name_error(item)
         if err:
-            errors.append(f"{item!r}: invalid label key: {err}")
+            errors.append(_("%(item)s: invalid label key: %(error)s") % {"item": repr(item), "error": err})
             continue
         keys.append(item)
     _raise_all(errors)
@@ -97,8 +113,10 @@ def parse_label_keys(text) -> list[str]:
 
 def _effect_error(effect: str) -> str:
     near = next((e for e in EFFECTS if e.lower() == effect.lower()), "")
-    hint = f" (did you mean {near}?)" if near else ""
-    return f"invalid effect {effect!r}{hint}: must be {EFFECT_LIST}"
+    if near:
+        return _("invalid effect %(effect)s (did you mean %(near)s?): must be %(effects)s") % {
+            "effect": repr(effect), "near": near, "effects": effect_list()}
+    return _("invalid effect %(effect)s: must be %(effects)s") % {"effect": repr(effect), "effects": effect_list()}
 
 
 def parse_taint(item: str, *, removal: bool = False) -> dict:
@@ -109,19 +127,21 @@ def parse_taint(item: str, *, removal: bool = False) -> dict:
     spec, sep, effect = text.rpartition(":")
     if not sep:
         spec, effect = text, ""
-    key, _, value = spec.partition("=")
+    key, _equals, value = spec.partition("=")
     key, value, effect = key.strip(), value.strip(), effect.strip()
     err = qualified_name_error(key)
     if err:
-        raise ValidationError(f"{item!r}: invalid taint key {key!r}: {err}")
+        raise ValidationError(_("%(item)s: invalid taint key %(key)s: %(error)s") % {
+            "item": repr(item), "key": repr(key), "error": err})
     err = label_value_error(value)
     if err:
-        raise ValidationError(f"{item!r}: invalid taint value {value!r}: {err}")
+        raise ValidationError(_("%(item)s: invalid taint value %(value)s: %(error)s") % {
+            "item": repr(item), "value": repr(value), "error": err})
     if not effect:
         if removal:
             return {"key": key, "effect": ""}
-        raise ValidationError(f"{item!r}: a taint needs an effect: write {key}{'=' + value if value else ''}:Effect "
-                              f"with Effect {EFFECT_LIST}")
+        raise ValidationError(_("%(item)s: a taint needs an effect: write %(taint)s:Effect with Effect %(effects)s") % {
+            "item": repr(item), "taint": f"{key}{'=' + value if value else ''}", "effects": effect_list()})
     if effect not in EFFECTS:
         raise ValidationError(f"{item!r}: {_effect_error(effect)}")
     if removal:
@@ -141,8 +161,8 @@ def parse_taints(text, *, removal: bool = False) -> list[dict]:
         pair = (taint["key"], taint["effect"])
         if pair in seen:
             if not removal:
-                errors.append(f"{item!r}: taint {taint['key']}:{taint['effect']} is given twice (a taint is one "
-                              "key and effect)")
+                errors.append(_("%(item)s: taint %(taint)s is given twice (a taint is one key and effect)") % {
+                    "item": repr(item), "taint": f"{taint['key']}:{taint['effect']}"})
             continue
         seen[pair] = True
         taints.append(taint)
@@ -195,8 +215,8 @@ class WholeNumberField(forms.CharField):
 
     def to_python(self, value):
         if isinstance(value, bool) or isinstance(value, (list, dict, float)):  # JSON that is not a whole number
-            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {value!r} is not one",
-                                  code="invalid")
+            raise ValidationError(_("%(field)s must be a whole number%(range)s; %(value)s is not one") % {
+                "field": self.label, "range": self._range(), "value": repr(value)}, code="invalid")
         if isinstance(value, int):
             value = str(value)
         text = super().to_python(value).strip()
@@ -205,20 +225,20 @@ class WholeNumberField(forms.CharField):
         try:
             number = int(text)
         except ValueError:
-            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {text!r} is not one",
-                                  code="invalid") from None
+            raise ValidationError(_("%(field)s must be a whole number%(range)s; %(value)s is not one") % {
+                "field": self.label, "range": self._range(), "value": repr(text)}, code="invalid") from None
         self.check(number)
         return number
 
     def _range(self) -> str:
         if self.maximum is None:
-            return f" of at least {self.minimum}"
-        return f" from {self.minimum} to {self.maximum}"
+            return _(" of at least %(minimum)s") % {"minimum": self.minimum}
+        return _(" from %(minimum)s to %(maximum)s") % {"minimum": self.minimum, "maximum": self.maximum}
 
     def check(self, number: int):
         if number < self.minimum or (self.maximum is not None and number > self.maximum):
-            raise ValidationError(f"{self.label} must be a whole number{self._range()}; {number} is not",
-                                  code="range")
+            raise ValidationError(_("%(field)s must be a whole number%(range)s; %(value)s is not") % {
+                "field": self.label, "range": self._range(), "value": number}, code="range")
 
 
 @dataclass
@@ -244,50 +264,59 @@ class BatchActionForm(forms.Form):
     the batch through nodes.batches; `resolve_names()` gives the nodes a preview shows.
     """
 
-    action = forms.ChoiceField(label="Action", choices=[(a, a) for a in ACTIONS])
-    template = forms.ModelChoiceField(label="Apply template", queryset=LabelTaintTemplate.objects.all(),
-                                      required=False, empty_label="(none)",
-                                      error_messages={"invalid_choice": "unknown template: it may have been deleted"})
-    set = ItemsField(parse_labels, label="Labels to set", help_text=HELP_LABELS, widget=forms.TextInput(TEXT))
-    remove = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
+    action = forms.ChoiceField(label=gettext_lazy("Action"), choices=[(a, a) for a in ACTIONS])
+    template = forms.ModelChoiceField(label=gettext_lazy("Apply template"), queryset=LabelTaintTemplate.objects.all(),
+                                      required=False, empty_label=gettext_lazy("(none)"),
+                                      error_messages={"invalid_choice": gettext_lazy(
+                                          "unknown template: it may have been deleted")})
+    set = ItemsField(parse_labels, label=gettext_lazy("Labels to set"), help_text=HELP_LABELS,
+                     widget=forms.TextInput(TEXT))
+    remove = ItemsField(parse_label_keys, label=gettext_lazy("Label keys to remove"), help_text=HELP_REMOVE,
                         widget=forms.TextInput(TEXT))
-    taints = ItemsField(str, label="Taints", help_text=HELP_TAINTS, widget=forms.TextInput(TEXT))  # parsed in clean
-    confirm_reserved = forms.BooleanField(label="change keys under kubernetes.io/ or k8s.io/", required=False)
-    reason = forms.CharField(label="Reason", required=False, max_length=1000, widget=forms.TextInput(TEXT),
-                             help_text="recorded on the node and in the audit log")
-    ignore_daemonsets = forms.BooleanField(label="ignore DaemonSets", required=False,
+    taints = ItemsField(str, label=gettext_lazy("Taints"), help_text=HELP_TAINTS,
+                        widget=forms.TextInput(TEXT))  # parsed in clean
+    confirm_reserved = forms.BooleanField(label=gettext_lazy("change keys under kubernetes.io/ or k8s.io/, add "
+                                                             "NoExecute taints"),
+                                          required=False)
+    reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=1000,
+                             widget=forms.TextInput(TEXT),
+                             help_text=gettext_lazy("recorded on the node and in the audit log"))
+    ignore_daemonsets = forms.BooleanField(label=pgettext_lazy("drain option", "ignore DaemonSets"), required=False,
                                            initial=DRAIN_DEFAULTS["ignore_daemonsets"],
-                                           help_text="skip DaemonSet-managed pods (their controller ignores "
-                                                     "cordon)")
-    delete_emptydir_data = forms.BooleanField(label="delete emptyDir data", required=False,
-                                              initial=DRAIN_DEFAULTS["delete_emptydir_data"],
-                                              help_text="evict pods with emptyDir volumes; their data is lost")
-    force = forms.BooleanField(label="force (unmanaged pods)", required=False, initial=DRAIN_DEFAULTS["force"],
-                               help_text="evict pods that no controller will recreate")
-    disable_eviction = forms.BooleanField(label="disable eviction (delete)", required=False,
-                                          initial=DRAIN_DEFAULTS["disable_eviction"],
-                                          help_text="delete pods instead of evicting them: bypasses "
-                                                    "PodDisruptionBudgets")
-    grace_period = WholeNumberField(label="Grace period (s)", minimum=-1, maximum=86400,
+                                           help_text=gettext_lazy("skip DaemonSet-managed pods (their controller "
+                                                                  "ignores cordon)"))
+    delete_emptydir_data = forms.BooleanField(label=pgettext_lazy("drain option", "delete emptyDir data"),
+                                              required=False, initial=DRAIN_DEFAULTS["delete_emptydir_data"],
+                                              help_text=gettext_lazy("evict pods with emptyDir volumes; their data "
+                                                                     "is lost"))
+    force = forms.BooleanField(label=pgettext_lazy("drain option", "force (unmanaged pods)"), required=False,
+                               initial=DRAIN_DEFAULTS["force"],
+                               help_text=gettext_lazy("evict pods that no controller will recreate"))
+    disable_eviction = forms.BooleanField(label=pgettext_lazy("drain option", "disable eviction (delete)"),
+                                          required=False, initial=DRAIN_DEFAULTS["disable_eviction"],
+                                          help_text=gettext_lazy("delete pods instead of evicting them: bypasses "
+                                                                 "PodDisruptionBudgets"))
+    grace_period = WholeNumberField(label=gettext_lazy("Grace period (s)"), minimum=-1, maximum=86400,
                                     default=DRAIN_DEFAULTS["grace_period"], initial=DRAIN_DEFAULTS["grace_period"],
-                                    help_text="-1: each pod's own")
-    timeout = WholeNumberField(label="Timeout (s)", minimum=1, maximum=86400, default=DRAIN_DEFAULTS["timeout"],
-                               initial=DRAIN_DEFAULTS["timeout"], help_text="per node, for its pods to go")
-    pod_selector = forms.CharField(label="Pod selector", required=False, widget=forms.TextInput(TEXT),
-                                   help_text="only pods matching this label selector")
+                                    help_text=gettext_lazy("-1: each pod's own"))
+    timeout = WholeNumberField(label=gettext_lazy("Timeout (s)"), minimum=1, maximum=86400,
+                               default=DRAIN_DEFAULTS["timeout"], initial=DRAIN_DEFAULTS["timeout"],
+                               help_text=gettext_lazy("per node, for its pods to go"))
+    pod_selector = forms.CharField(label=gettext_lazy("Pod selector"), required=False, widget=forms.TextInput(TEXT),
+                                   help_text=gettext_lazy("only pods matching this label selector"))
     skip_wait_for_delete_timeout = WholeNumberField(
-        label="Skip wait for delete timeout (s)", minimum=0, maximum=86400,
+        label=gettext_lazy("Skip wait for delete timeout (s)"), minimum=0, maximum=86400,
         default=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
         initial=DRAIN_DEFAULTS["skip_wait_for_delete_timeout"],
-        help_text="do not wait for pods deleted longer ago than this (0: always wait)")
-    concurrency = WholeNumberField(label="Concurrency", minimum=1, default=0,
-                                   help_text="nodes at once; empty: the limit")
+        help_text=gettext_lazy("do not wait for pods deleted longer ago than this (0: always wait)"))
+    concurrency = WholeNumberField(label=gettext_lazy("Concurrency"), minimum=1, default=0,
+                                   help_text=gettext_lazy("nodes at once; empty: the limit"))
     # targets
     node = forms.MultipleChoiceField(required=False)  # choices are not enumerated: names are checked on start
     targets = forms.CharField(required=False)  # the names a preview resolved, comma-separated
-    select_all = forms.BooleanField(required=False, label="select all matching")
+    select_all = forms.BooleanField(required=False, label=gettext_lazy("select all matching"))
     all_nodes = forms.BooleanField(required=False)
-    selector = forms.CharField(required=False, label="Label selector")
+    selector = forms.CharField(required=False, label=gettext_lazy("Label selector"))
     q = forms.CharField(required=False)
     status = forms.CharField(required=False)
     role = forms.CharField(required=False)
@@ -301,16 +330,17 @@ class BatchActionForm(forms.Form):
         self.fields["node"].valid_value = lambda value: True
         action = (data if data is not None else kwargs.get("initial") or {}).get("action")
         taints = self.fields["taints"]
-        taints.widget.attrs.update({"data-label-add": "Taints to add", "data-label-remove": "Taints to remove",
+        taints.widget.attrs.update({"data-label-add": _("Taints to add"), "data-label-remove": _("Taints to remove"),
                                     "data-help-add": HELP_TAINTS, "data-help-remove": HELP_UNTAINT})
         removal = action in ("untaint", "unlabel")
-        taints.label = "Taints to remove" if removal else "Taints to add"
+        taints.label = _("Taints to remove") if removal else _("Taints to add")
         taints.help_text = HELP_UNTAINT if removal else HELP_TAINTS
         if action in ACTIONS:  # the limit shows in the messages and in the input's max
             limit = concurrency_limit(action)
             self.fields["concurrency"].maximum = limit
             self.fields["concurrency"].widget.attrs.update(max=str(limit), placeholder=str(limit))
-            self.fields["concurrency"].help_text = f"nodes at once, 1 to {limit}; empty: {limit}"
+            self.fields["concurrency"].help_text = _("nodes at once, 1 to %(limit)s; empty: %(limit)s") % {
+                "limit": limit}
 
     # -- fields ----------------------------------------------------------------------------------------------
 
@@ -320,13 +350,15 @@ class BatchActionForm(forms.Form):
     def clean_pod_selector(self):
         value = self.cleaned_data["pod_selector"].strip()
         if value and selector_error(value):
-            raise ValidationError(f"invalid pod selector {value!r}: {selector_error(value)}")
+            raise ValidationError(_("invalid pod selector %(selector)s: %(error)s") % {
+                "selector": repr(value), "error": selector_error(value)})
         return value
 
     def clean_selector(self):
         value = self.cleaned_data["selector"].strip()
         if value and selector_error(value):
-            raise ValidationError(f"invalid label selector {value!r}: {selector_error(value)}")
+            raise ValidationError(_("invalid label selector %(selector)s: %(error)s") % {
+                "selector": repr(value), "error": selector_error(value)})
         return value
 
     # -- the whole batch ---------------------------------------------------------------------------------------
@@ -341,7 +373,12 @@ class BatchActionForm(forms.Form):
             try:
                 data["params"] = _validate_action(action, params)
             except ValidationError as exc:
-                self.add_error(self._field_of(action, exc), exc.messages)
+                self.add_error(self._field_of(action, self._english(action, params) or exc), exc.messages)
+            else:
+                try:
+                    require_confirmation(action, params)
+                except ValidationError as exc:
+                    self.add_error("confirm_reserved", exc.messages)
         concurrency = data.get("concurrency")
         if concurrency:
             field = self.fields["concurrency"]
@@ -364,8 +401,8 @@ class BatchActionForm(forms.Form):
         """The action's parameters from the fields and the chosen template (typed values added to it)."""
         template = data.get("template")
         if template is not None and action not in TEMPLATE_ACTIONS:
-            self.add_error("template", f"a template applies with the {', '.join(TEMPLATE_ACTIONS[:-1])} or "
-                                       f"{TEMPLATE_ACTIONS[-1]} action, not {action}")
+            self.add_error("template", _("a template applies with the label, unlabel, taint or untaint action, not "
+                                         "%(action)s") % {"action": action})
             return None
         if "set" in self.errors or "remove" in self.errors:
             return None
@@ -391,10 +428,12 @@ class BatchActionForm(forms.Form):
                 params["taints"] = _merge_taints(template_taints, taints)
             return params
         if action == "taint":
-            return {"taints": _merge_taints(list(template.taints) if template else [], taints)}
+            return {"taints": _merge_taints(list(template.taints) if template else [], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "untaint":
             return {"taints": _merge_taints([{"key": t.get("key"), "effect": t.get("effect", "")}
-                                             for t in (template.taints if template else [])], taints)}
+                                             for t in (template.taints if template else [])], taints),
+                    "confirm_reserved": data.get("confirm_reserved", False)}
         if action == "cordon":
             return {"reason": data.get("reason", "")}
         if action == "uncordon":
@@ -403,6 +442,16 @@ class BatchActionForm(forms.Form):
             return None
         return {"reason": data.get("reason", ""), **{name: data.get(name) for name in DRAIN_FLAGS},
                 **{name: data.get(name) for name in DRAIN_NUMBERS}, "pod_selector": data.get("pod_selector", "")}
+
+    @staticmethod
+    def _english(action: str, params: dict) -> ValidationError | None:
+        """The validation error of `params` in English: the field it belongs to is told from its words."""
+        with translation.override("en"):
+            try:
+                _validate_action(action, params)
+            except ValidationError as exc:
+                return ValidationError(exc.messages)
+        return None
 
     @staticmethod
     def _field_of(action: str, exc: ValidationError) -> str | None:
@@ -422,7 +471,13 @@ class BatchActionForm(forms.Form):
         names = split_items(data.get("targets") or "") or [n for n in data.get("node") or [] if n.strip()]
         filters = {k: (data.get(k) or "").strip() for k in ("q", "status", "role", "taint")}
         if names:
-            return Target(names=list(dict.fromkeys(n.strip() for n in names)))
+            names = list(dict.fromkeys(n.strip() for n in names))
+            try:
+                check_node_names(names)
+            except ValidationError as exc:
+                self.add_error(None, exc.messages)
+                return None
+            return Target(names=names)
         if data.get("select_all"):
             if "selector" in self.errors:
                 return None
@@ -432,7 +487,7 @@ class BatchActionForm(forms.Form):
             return Target(all_nodes=True)
         if data.get("selector"):
             return Target(selector=data["selector"])
-        self.add_error(None, "no node selected: tick nodes in the list, or select all matching")
+        self.add_error(None, _("no node selected: tick nodes in the list, or select all matching"))
         return None
 
     # -- using it ----------------------------------------------------------------------------------------------
@@ -445,8 +500,8 @@ class BatchActionForm(forms.Form):
         nodes = selectors.cached_nodes(self.cluster, label_selector=t.selector)
         names = [n.name for n in selectors.filter_nodes(nodes, **(t.filters or {}))]
         if not names:
-            raise ValidationError("no node matches the filter" if t.filtered or t.selector
-                                  else f"cluster {self.cluster.name} has no nodes")
+            raise ValidationError(_("no node matches the filter") if t.filtered or t.selector
+                                  else _("cluster %(cluster)s has no nodes") % {"cluster": self.cluster.name})
         return names
 
     def start(self, user, names: list[str] | None = None):
@@ -506,6 +561,8 @@ def data_from_params(action: str, params: dict) -> dict:
             data["confirm_reserved"] = "on"
     elif action in ("taint", "untaint"):
         data["taints"] = taints_text(params.get("taints") or [])
+        if params.get("confirm_reserved"):
+            data["confirm_reserved"] = "on"
     elif action == "cordon":
         data["reason"] = params.get("reason", "")
     elif action == "drain":
@@ -551,11 +608,11 @@ def data_with_defaults(data: dict) -> dict:
 class TemplateForm(forms.ModelForm):
     """A template as text fields, parsed with the batch form's parsers; every error beside its field."""
 
-    labels_text = ItemsField(parse_labels, label="Labels to set", help_text=HELP_LABELS,
+    labels_text = ItemsField(parse_labels, label=gettext_lazy("Labels to set"), help_text=HELP_LABELS,
                              widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    remove_text = ItemsField(parse_label_keys, label="Label keys to remove", help_text=HELP_REMOVE,
+    remove_text = ItemsField(parse_label_keys, label=gettext_lazy("Label keys to remove"), help_text=HELP_REMOVE,
                              widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
-    taints_text = ItemsField(parse_taints, label="Taints to add", help_text=HELP_TAINTS,
+    taints_text = ItemsField(parse_taints, label=gettext_lazy("Taints to add"), help_text=HELP_TAINTS,
                              widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
     class Meta:
@@ -575,15 +632,15 @@ class TemplateForm(forms.ModelForm):
         if labels is None or remove is None or taints is None:
             return data
         if not (labels or remove or taints):
-            raise ValidationError("a template sets or removes at least one label, or adds at least one taint")
+            raise ValidationError(_("a template sets or removes at least one label, or adds at least one taint"))
         for field, keys in (("labels_text", list(labels)), ("remove_text", remove)):
             reserved = [k for k in keys if is_reserved(k)]
             if reserved:
-                self.add_error(field, f"{', '.join(reserved)}: under a reserved Kubernetes prefix (kubernetes.io/ or "
-                                      "k8s.io/); a template does not change such labels")
+                self.add_error(field, _("%(keys)s: under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); a "
+                                        "template does not change such labels") % {"keys": ", ".join(reserved)})
         both = sorted(set(labels) & set(remove))
         if both:
-            self.add_error("remove_text", f"label key(s) both set and removed: {', '.join(both)}")
+            self.add_error("remove_text", _("label key(s) both set and removed: %(keys)s") % {"keys": ", ".join(both)})
         return data
 
     def save(self, commit=True, user=None):

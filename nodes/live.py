@@ -2,7 +2,7 @@
 
 Client frames:
   {"type": "nodes.watch", "cluster": NAME, "version": N, "names": [names on the page], "filter": {q, selector,
-   status, role, taint}}                                   -- a node list
+   status, role, taint}, "language": the page's language (the cells' words)}   -- a node list
   {"type": "nodes.watch", "cluster": NAME, "node": NAME, "version": N}   -- a node's detail page
   {"type": "nodes.unwatch", "cluster": NAME[, "node": NAME]}
 Server frames:
@@ -24,6 +24,7 @@ import threading
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from . import display, selectors, watch
 from .models import Cluster
@@ -51,7 +52,7 @@ class _Cells:
         self.lock = threading.Lock()
         self.by_batch: dict[int, tuple[watch.Batch, dict]] = {}
 
-    def of(self, cluster, batch: watch.Batch, info) -> dict:
+    def of(self, cluster, batch: watch.Batch, info, language: str | None = None) -> dict:
         with self.lock:
             entry = self.by_batch.get(id(batch))
             if entry is None or entry[0] is not batch:
@@ -59,9 +60,10 @@ class _Cells:
                     self.by_batch.clear()
                 entry = self.by_batch[id(batch)] = (batch, {})
             memo = entry[1]
-        cells = memo.get(info.name)
+        cells = memo.get((language, info.name))
         if cells is None:
-            cells = memo[info.name] = display.cells(selectors.with_known_load(cluster, info))
+            with translation.override(language):
+                cells = memo[(language, info.name)] = display.cells(selectors.with_known_load(cluster, info))
         return cells
 
 
@@ -82,6 +84,7 @@ class Subscription:
         self.token = None
         self.last_counts = None
         self.last_state = None
+        self.language = None  # the page's language (an offered one), None: the default
 
     def on_batch(self, batch: watch.Batch) -> None:  # the watch's thread
         self.loop.call_soon_threadsafe(self.queue.put_nowait, batch)
@@ -126,7 +129,7 @@ class Subscription:
                 continue
             if self.keep(info):
                 if shown:
-                    rows[name] = {"cells": _cells.of(self.cluster, batch, info), "status": info.status,
+                    rows[name] = {"cells": _cells.of(self.cluster, batch, info, self.language), "status": info.status,
                                   "schedulable": info.schedulable}
                 else:
                     entered += 1
@@ -187,6 +190,9 @@ async def handle(consumer, content: dict) -> None:
     if old is not None:
         old.close()
     sub = Subscription(consumer, cluster, node, set(names), keep, asyncio.get_running_loop())
+    from kubenode.locale import offered
+
+    sub.language = offered(content.get("language")) if isinstance(content.get("language"), str) else None
     w = await asyncio.to_thread(_start_watch, cluster)
     sub.watch = w
     sub.token = w.subscribe(sub.on_batch)

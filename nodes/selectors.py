@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from . import watch
 from .kube import KubeError, quantity
@@ -16,7 +17,7 @@ from .kube import client as kube_client
 from .kube import metrics as kube_metrics
 from .kube import nodes as node_ops
 from .kube.nodes import ANN_AT, ANN_BY, ANN_REASON
-from .validation import parse_selector, selector_error
+from .validation import check_node_names, parse_selector, selector_error
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def pod_summary(pod: dict) -> dict:
 
 def _check_selector(selector: str):
     if selector and selector_error(selector):
-        raise ValidationError(f"invalid label selector {selector!r}: {selector_error(selector)}")
+        raise ValidationError(_("invalid label selector %(selector)s: %(error)s") % {
+            "selector": repr(selector), "error": selector_error(selector)})
 
 
 class NodeList(list):
@@ -293,7 +295,7 @@ def list_nodes(cluster, *, label_selector: str = "", field_selector: str = "", w
             try:
                 pods = pending.result()
             except KubeError as exc:
-                infos.pods_error = f"pods could not be read: {exc}"
+                infos.pods_error = _("pods could not be read: %(error)s") % {"error": exc}
                 log.warning("pod counts of cluster %s: %s", cluster.name, exc)
         if pods is not None:
             infos.pod_counts, infos.pod_load = pods.counts, pods.load
@@ -622,7 +624,7 @@ def _every_node(cluster) -> NodeList:
                 try:
                     pods = pods_future.result()
                 except KubeError as exc:
-                    pods_error = f"pods could not be read: {exc}"
+                    pods_error = _("pods could not be read: %(error)s") % {"error": exc}
             else:
                 with _cache_lock:
                     pods_error = _pod_errors.get(key, "")
@@ -745,22 +747,22 @@ def check_names(cluster, names: list[str]) -> list[str]:
     """Selected node names (duplicates folded, order kept) checked against the cached node list."""
     wanted = _fold_names(names)
     if not wanted:
-        raise ValidationError("no node selected")
+        raise ValidationError(_("no node selected"))
     _refuse_unknown(cluster, wanted, {n.name for n in cached_nodes(cluster)})
     return wanted
 
 
 def _fold_names(names: list[str]) -> list[str]:
-    """Node names stripped, blanks and duplicates dropped, order kept."""
-    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+    """Node names stripped, blanks and duplicates dropped, order kept; each checked as a node name."""
+    return check_node_names(list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip())))
 
 
 def _refuse_unknown(cluster, wanted: list[str], known: set[str]) -> None:
     unknown = [n for n in wanted if n not in known]
     if unknown:
         shown = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
-        raise ValidationError(f"{len(unknown)} of {len(wanted)} node name(s) unknown in cluster {cluster.name}: "
-                              f"{shown}")
+        raise ValidationError(_("%(unknown)s of %(wanted)s node name(s) unknown in cluster %(cluster)s: %(names)s") % {
+            "unknown": len(unknown), "wanted": len(wanted), "cluster": cluster.name, "names": shown})
 
 
 def invalidate_nodes(cluster=None) -> None:
@@ -825,6 +827,7 @@ def node_detail(cluster, name: str) -> NodeDetail:
     Raises NodeNotFound (a KubeError) when the node does not exist."""
     import yaml
 
+    node_ops.node_path(name)  # a name that is not a node name: KubeError (400) before any call
     kube = kube_client.for_cluster(cluster)
     with ThreadPoolExecutor(max_workers=4) as pool:
         obj_f = pool.submit(node_ops.get_node, kube, name)
@@ -848,13 +851,13 @@ def node_detail(cluster, name: str) -> NodeDetail:
         try:
             detail.events = [_event_row(e) for e in events_f.result()]
         except KubeError as exc:
-            detail.events_error = f"events could not be read: {exc}"
+            detail.events_error = _("events could not be read: %(error)s") % {"error": exc}
         try:
             usage = usage_f.result()
             detail.has_metrics = usage is not None
             _apply_usage([info], usage)
         except KubeError as exc:
-            detail.usage_error = f"usage could not be read: {exc}"
+            detail.usage_error = _("usage could not be read: %(error)s") % {"error": exc}
     shown = copy.deepcopy(obj)
     (shown.get("metadata") or {}).pop("managedFields", None)
     detail.yaml = yaml.safe_dump(shown, sort_keys=False, default_flow_style=False, width=120)
@@ -871,12 +874,12 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
     """
     chosen = sum(1 for x in (names is not None, bool(selector), all_nodes) if x)
     if chosen != 1:
-        raise ValidationError("choose exactly one of: node names, a label selector, all nodes")
+        raise ValidationError(_("choose exactly one of: node names, a label selector, all nodes"))
     kube = kube_client.for_cluster(cluster)
     if names is not None:
         wanted = _fold_names(names)
         if not wanted:
-            raise ValidationError("no node names given")
+            raise ValidationError(_("no node names given"))
         if len(wanted) == 1:
             try:
                 existing = {node_ops.get_node(kube, wanted[0])["metadata"]["name"]}
@@ -892,9 +895,36 @@ def resolve_targets(cluster, *, names: list[str] | None = None, selector: str | 
         _check_selector(selector)
         found = sorted(o["metadata"]["name"] for o in node_ops.list_nodes(kube, label_selector=selector))
         if not found:
-            raise ValidationError(f"no node matches the selector {selector!r}")
+            raise ValidationError(_("no node matches the selector %(selector)s") % {"selector": repr(selector)})
         return found
     found = sorted(o["metadata"]["name"] for o in node_ops.list_nodes(kube))
     if not found:
-        raise ValidationError(f"cluster {cluster.name} has no nodes")
+        raise ValidationError(_("cluster %(cluster)s has no nodes") % {"cluster": cluster.name})
     return found
+
+
+AUDIT_TEXT_FILTERS = (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
+                      ("action", "action"))
+AUDIT_DATE_FILTERS = (("since", "created_at__date__gte"), ("until", "created_at__date__lte"))
+
+
+def audit_entries(filters):
+    """Audit entries, newest first, filtered as the audit log page filters them (user and node: contains; since and
+    until: dates YYYY-MM-DD, inclusive). ValidationError naming each filter that is not valid."""
+    from django import forms
+
+    from .models import AuditEntry
+
+    lookups, errors = {}, []
+    for name, lookup in AUDIT_TEXT_FILTERS:
+        if filters.get(name):
+            lookups[lookup] = filters[name][:300]
+    for name, lookup in AUDIT_DATE_FILTERS:
+        if filters.get(name):
+            try:
+                lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(filters[name])
+            except ValidationError:
+                errors.append(f"{name}: enter a valid date as YYYY-MM-DD")
+    if errors:
+        raise ValidationError(errors)
+    return AuditEntry.objects.filter(**lookups).order_by("-created_at", "-id")

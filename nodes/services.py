@@ -9,10 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from kubenode import access
 
 from . import crypto
+from .cluster_secrets import exec_command, redact_url
 from .kube import KubeError
 from .kube import client as kube_client
 from .kube import drain as drain_ops
@@ -41,19 +44,21 @@ def validate_action(action: str, params: dict) -> dict:
 def parse_kubeconfig(text: str) -> dict:
     """The kubeconfig as a dict, or a ValidationError that never quotes its content."""
     if not isinstance(text, str) or not text.strip():
-        raise ValidationError("the kubeconfig is empty")
+        raise ValidationError(_("the kubeconfig is empty"))
     if len(text.encode()) > MAX_KUBECONFIG_BYTES:
-        raise ValidationError("the kubeconfig is larger than 1 MiB")
+        raise ValidationError(_("the kubeconfig is larger than 1 MiB"))
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ValidationError(f"the kubeconfig is not valid YAML{where}") from None
+        if mark is not None:
+            raise ValidationError(_("the kubeconfig is not valid YAML (line %(line)s)") % {"line": mark.line + 1}) \
+                from None
+        raise ValidationError(_("the kubeconfig is not valid YAML")) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("contexts"), list) or not doc.get("contexts"):
-        raise ValidationError("the kubeconfig has no contexts")
+        raise ValidationError(_("the kubeconfig has no contexts"))
     if not isinstance(doc.get("clusters"), list) or not doc.get("clusters"):
-        raise ValidationError("the kubeconfig has no clusters")
+        raise ValidationError(_("the kubeconfig has no clusters"))
     return doc
 
 
@@ -73,29 +78,30 @@ def resolve_context(doc: dict, context: str | None) -> tuple[str, str]:
         if len(contexts) == 1:
             name = next(iter(contexts))
         else:
-            raise ValidationError(f"the kubeconfig has no current-context; choose one of: "
-                                  f"{', '.join(sorted(map(str, contexts)))}")
+            raise ValidationError(_("the kubeconfig has no current-context; choose one of: %(contexts)s") % {
+                "contexts": ", ".join(sorted(map(str, contexts)))})
     if name not in contexts:
-        raise ValidationError(f"context {name!r} not found in the kubeconfig; it has: "
-                              f"{', '.join(sorted(map(str, contexts)))}")
+        raise ValidationError(_("context %(context)s not found in the kubeconfig; it has: %(contexts)s") % {
+            "context": repr(name), "contexts": ", ".join(sorted(map(str, contexts)))})
     ctx = contexts[name]
     clusters = _named(doc, "clusters")
     if ctx.get("cluster") not in clusters:
-        raise ValidationError(f"context {name!r} refers to cluster {ctx.get('cluster')!r}, which is not in the "
-                              "kubeconfig")
+        raise ValidationError(_("context %(context)s refers to cluster %(cluster)s, which is not in the kubeconfig")
+                              % {"context": repr(name), "cluster": repr(ctx.get("cluster"))})
     server = clusters[ctx["cluster"]].get("server") or ""
     if not isinstance(server, str) or not server.startswith(("http://", "https://")):
-        raise ValidationError(f"cluster {ctx.get('cluster')!r} of context {name!r} has no valid server URL")
+        raise ValidationError(_("cluster %(cluster)s of context %(context)s has no valid server URL") % {
+            "cluster": repr(ctx.get("cluster")), "context": repr(name)})
     if ctx.get("user") and ctx.get("user") not in _named(doc, "users"):
-        raise ValidationError(f"context {name!r} refers to user {ctx.get('user')!r}, which is not in the "
-                              "kubeconfig")
-    return name, server
+        raise ValidationError(_("context %(context)s refers to user %(user)s, which is not in the kubeconfig") % {
+            "context": repr(name), "user": repr(ctx.get("user"))})
+    return name, redact_url(server)  # stored and shown: never with the credentials a URL may carry
 
 
 def _clean_name(name: str) -> str:
     slug = slugify(name or "")[:63].strip("-")
     if not slug:
-        raise ValidationError("the cluster name must contain letters or digits")
+        raise ValidationError(_("the cluster name must contain letters or digits"))
     return slug
 
 
@@ -121,6 +127,10 @@ def import_cluster(name: str, kubeconfig_text: str, context: str | None = None, 
         cluster.kubeconfig_encrypted = crypto.encrypt(kubeconfig_text)
         cluster.save()
     log.info("cluster %s %s (context %s, server %s)", name, "imported" if created else "updated", context, server)
+    command = exec_command(doc, context)
+    if command:
+        log.warning("cluster %s gets its credentials from the exec plugin %r (allowed by "
+                    "clusters.allowed_exec_commands); it runs in the web and worker processes", name, command)
     return cluster
 
 
@@ -129,7 +139,7 @@ def add_cluster(user, name: str, kubeconfig_text: str, context: str | None = Non
     access.require_manage_clusters(user)
     slug = _clean_name(name)
     if Cluster.objects.filter(name=slug).exists():
-        raise ValidationError(f"a cluster named {slug} exists already; choose another name")
+        raise ValidationError(_("a cluster named %(name)s exists already; choose another name") % {"name": slug})
     cluster = import_cluster(slug, kubeconfig_text, context)
     log.info("cluster %s added by %s", cluster.name, _username(user))
     return cluster
@@ -143,7 +153,7 @@ def rename_cluster(user, cluster: Cluster, new_name: str) -> Cluster:
         return cluster
     with transaction.atomic():
         if Cluster.objects.filter(name=slug).exclude(pk=cluster.pk).exists():
-            raise ValidationError(f"a cluster named {slug} exists already")
+            raise ValidationError(_("a cluster named %(name)s exists already") % {"name": slug})
         old = cluster.name
         cluster.name = slug
         cluster.save(update_fields=["name", "updated_at"])
@@ -156,9 +166,10 @@ def remove_cluster(user, cluster: Cluster, *, active_batches: int = 0) -> None:
     (the caller counts them in the task engine). Its audit records and finished tasks stay (they name it)."""
     access.require_manage_clusters(user)
     if active_batches:
-        raise ValidationError(f"{active_batches} task{'s' if active_batches != 1 else ''} of cluster "
-                              f"{cluster.name} {'are' if active_batches != 1 else 'is'} pending or running: cancel "
-                              f"or wait for {'them' if active_batches != 1 else 'it'} first")
+        raise ValidationError(ngettext(
+            "%(count)s task of cluster %(cluster)s is pending or running: cancel or wait for it first",
+            "%(count)s tasks of cluster %(cluster)s are pending or running: cancel or wait for them first",
+            active_batches) % {"count": active_batches, "cluster": cluster.name})
     name = cluster.name
     cluster.delete()
     log.info("cluster %s removed by %s", name, _username(user))
@@ -174,7 +185,7 @@ def import_in_cluster(name: str) -> Cluster:
     name = _clean_name(name)
     server = f"https://{'[' + host + ']' if ':' in host else host}:{port}"
     with transaction.atomic():
-        cluster, _ = Cluster.objects.select_for_update().get_or_create(name=name)
+        cluster, _created = Cluster.objects.select_for_update().get_or_create(name=name)
         cluster.source = Cluster.Source.IN_CLUSTER
         cluster.context = ""
         cluster.server = server
@@ -203,10 +214,14 @@ class CheckResult:
             return self.error
         if self.authenticated is False:
             return self.error
-        text = (f"reachable, Kubernetes {self.server_version or '?'}; may list nodes: {self.can_list_nodes}, "
-                f"patch nodes: {self.can_patch_nodes}, create pods/eviction: {self.can_evict_pods}")
+        answer = {"yes": _("yes"), "no": _("no"), "unknown": _("unknown")}
+        text = _("reachable, Kubernetes %(version)s; may list nodes: %(list)s, patch nodes: %(patch)s, create "
+                 "pods/eviction: %(evict)s") % {
+            "version": self.server_version or "?", "list": answer.get(self.can_list_nodes, self.can_list_nodes),
+            "patch": answer.get(self.can_patch_nodes, self.can_patch_nodes),
+            "evict": answer.get(self.can_evict_pods, self.can_evict_pods)}
         if self.node_count is not None:
-            text += f"; {self.node_count} nodes"
+            text += _("; %(count)s nodes") % {"count": self.node_count}
         if self.error:
             text += f"; {self.error}"
         return text
@@ -264,7 +279,7 @@ def check_cluster(cluster: Cluster) -> CheckResult:
             result.can_list_nodes = _access(kube, "list", "nodes")
         result.ok = result.can_list_nodes == "yes"
         if not result.ok:
-            result.error = "the credentials may not list nodes"
+            result.error = _("the credentials may not list nodes")
     except KubeError as exc:
         if exc.status:
             result.reachable = True
@@ -463,14 +478,16 @@ def _taint_changes(node, action: str, taints: list[dict]) -> tuple[list[tuple], 
         for t in taints:
             old = next((c for c in node.taints if c.get("key") == t["key"] and c.get("effect") == t["effect"]), None)
             if old is None or (old.get("value") or "") != (t.get("value") or ""):
-                changes.append((f"taint {t['key']}:{t['effect']}", old and _taint_text(old), _taint_text(t)))
+                changes.append((_("taint %(taint)s") % {"taint": f"{t['key']}:{t['effect']}"}, old and _taint_text(old),
+                                _taint_text(t)))
         return changes, warnings
     for t in taints:
         found = [c for c in node.taints
                  if c.get("key") == t["key"] and (not t.get("effect") or c.get("effect") == t["effect"])]
-        changes += [(f"taint {c.get('key')}:{c.get('effect')}", _taint_text(c), None) for c in found]
+        changes += [(_("taint %(taint)s") % {"taint": f"{c.get('key')}:{c.get('effect')}"}, _taint_text(c), None)
+                    for c in found]
         if not found:
-            warnings.append(f"taint {_taint_text(t)} is not on this node: the action fails here")
+            warnings.append(_("taint %(taint)s is not on this node: the action fails here") % {"taint": _taint_text(t)})
     return changes, warnings
 
 
@@ -489,9 +506,10 @@ def node_changes(node, action: str, params: dict) -> tuple[list[tuple], list[str
         changes, warnings = _taint_changes(node, action, params["taints"])
     elif action in ("cordon", "uncordon"):
         if node.schedulable == (action == "cordon"):
-            changes.append(("schedulable", "yes" if node.schedulable else "no", "no" if node.schedulable else "yes"))
+            yes, no = _("yes"), _("no")
+            changes.append((_("schedulable"), yes if node.schedulable else no, no if node.schedulable else yes))
         if action == "cordon" and params.get("reason") and params["reason"] != node.cordon_reason:
-            changes.append(("cordon reason", node.cordon_reason or None, params["reason"]))
+            changes.append((_("cordon reason"), node.cordon_reason or None, params["reason"]))
     return changes, warnings
 
 

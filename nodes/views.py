@@ -31,14 +31,11 @@ def _filter(nodes, q, status, role, taint):
 
 
 def audit_log(request):
-    qs = AuditEntry.objects.order_by("-created_at")
     g = request.GET
-    for field, lookup in (("user", "username__icontains"), ("cluster", "cluster_name"), ("node", "node__icontains"),
-                          ("action", "action"), ("since", "created_at__date__gte"), ("until", "created_at__date__lte")):
-        if g.get(field):
-            qs = qs.filter(**{lookup: g[field]})
     try:
-        page = Paginator(qs, 100).get_page(g.get("page"))
-    except ValidationError:
-        page, qs = Paginator(AuditEntry.objects.none(), 100).get_page(1), None
-    return render(request, "nodes/audit_log.html", {"page": page, "f": g})
+        qs, error = selectors.audit_entries(g), ""
+    except ValidationError as exc:
+        qs, error = AuditEntry.objects.none(), "; ".join(exc.messages)
+    page = Paginator(qs, 100).get_page(g.get("page"))
+    return render(request, "nodes/audit_log.html", {"page": page, "f": g, "error": error},
+                  status=400 if error else 200)

@@ -12,6 +12,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
@@ -89,25 +91,26 @@ def cluster_list(request):
 
 
 class AddClusterForm(forms.Form):
-    name = forms.SlugField(max_length=63, help_text="Letters, digits and hyphens, as in the page addresses.")
-    kubeconfig_file = forms.FileField(required=False, label="Kubeconfig file")
-    kubeconfig_text = forms.CharField(required=False, label="…or paste it", widget=forms.Textarea(
+    name = forms.SlugField(max_length=63, label=gettext_lazy("Name"),
+                           help_text=gettext_lazy("Letters, digits and hyphens, as in the page addresses."))
+    kubeconfig_file = forms.FileField(required=False, label=gettext_lazy("Kubeconfig file"))
+    kubeconfig_text = forms.CharField(required=False, label=gettext_lazy("…or paste it"), widget=forms.Textarea(
         attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off"}))
 
     def clean(self):
         data = super().clean()
         upload, text = data.get("kubeconfig_file"), (data.get("kubeconfig_text") or "").strip()
         if upload and text:
-            raise ValidationError("give the kubeconfig once: upload a file or paste it, not both")
+            raise ValidationError(_("give the kubeconfig once: upload a file or paste it, not both"))
         if upload:
             if upload.size > services.MAX_KUBECONFIG_BYTES:
-                raise ValidationError("the kubeconfig is larger than 1 MiB")
+                raise ValidationError(_("the kubeconfig is larger than 1 MiB"))
             try:
                 text = upload.read().decode("utf-8")
             except UnicodeDecodeError:
-                raise ValidationError("the uploaded file is not a text kubeconfig (UTF-8)") from None
+                raise ValidationError(_("the uploaded file is not a text kubeconfig (UTF-8)")) from None
         if not text.strip():
-            raise ValidationError("upload a kubeconfig file or paste one")
+            raise ValidationError(_("upload a kubeconfig file or paste one"))
         data["kubeconfig"] = text
         return data
 
@@ -129,7 +132,8 @@ def cluster_add(request):
             doc = services.parse_kubeconfig(text)
             contexts = _contexts(doc)
             if Cluster.objects.filter(name=name).exists():
-                raise ValidationError(f"a cluster named {name} exists already; choose another name")
+                raise ValidationError(_("a cluster named %(name)s exists already; choose another name") % {
+                    "name": name})
             if len(contexts) > 1:
                 token = secrets.token_urlsafe(16)
                 request.session[PENDING_KEY] = {"token": token, "name": name, "kubeconfig": crypto.encrypt(text)}
@@ -146,7 +150,7 @@ def cluster_add(request):
 def _add_with_context(request):
     pending = request.session.get(PENDING_KEY) or {}
     if not pending or not secrets.compare_digest(str(pending.get("token")), request.POST.get("token", "")):
-        messages.error(request, "That form has expired: give the kubeconfig again.")
+        messages.error(request, _("That form has expired: give the kubeconfig again."))
         return redirect("nodes:cluster_add")
     text = crypto.decrypt(pending["kubeconfig"])
     name = request.POST.get("name") or pending["name"]
@@ -154,7 +158,7 @@ def _add_with_context(request):
     doc = services.parse_kubeconfig(text)
     try:
         if context not in _contexts(doc):
-            raise ValidationError("choose one of the kubeconfig's contexts")
+            raise ValidationError(_("choose one of the kubeconfig's contexts"))
         response = _added(request, name, text, context)
     except ValidationError as exc:
         return render(request, "nodes/cluster_add.html", {
@@ -168,9 +172,11 @@ def _added(request, name: str, text: str, context: str | None):
     cluster = services.add_cluster(request.user, name, text, context)
     result = services.check_cluster(cluster)
     if result.ok:
-        messages.success(request, f"Cluster {cluster.name} added: {result.message}.")
+        messages.success(request, _("Cluster %(name)s added: %(result)s.") % {
+            "name": cluster.name, "result": result.message})
     else:
-        messages.warning(request, f"Cluster {cluster.name} added, but its check failed: {result.message}.")
+        messages.warning(request, _("Cluster %(name)s added, but its check failed: %(result)s.") % {
+            "name": cluster.name, "result": result.message})
     return redirect("nodes:cluster_list")
 
 
@@ -179,12 +185,13 @@ def cluster_check(request, cluster):
     access.require_manage_clusters(request.user)
     cluster = get_object_or_404(Cluster, name=cluster)
     result = services.check_cluster(cluster)
-    (messages.success if result.ok else messages.error)(request, f"Cluster {cluster.name}: {result.message}.")
+    (messages.success if result.ok else messages.error)(request, _("Cluster %(name)s: %(result)s.") % {
+        "name": cluster.name, "result": result.message})
     return redirect(request.POST.get("next") or "nodes:cluster_list")
 
 
 class RenameForm(forms.Form):
-    name = forms.SlugField(max_length=63, label="New name")
+    name = forms.SlugField(max_length=63, label=gettext_lazy("New name"))
 
 
 def cluster_rename(request, cluster):
@@ -195,7 +202,7 @@ def cluster_rename(request, cluster):
         old = cluster.name
         try:
             services.rename_cluster(request.user, cluster, form.cleaned_data["name"])
-            messages.success(request, f"Cluster {old} is now {cluster.name}.")
+            messages.success(request, _("Cluster %(old)s is now %(new)s.") % {"old": old, "new": cluster.name})
             return redirect("nodes:cluster_list")
         except ValidationError as exc:
             form.add_error("name", exc)
@@ -213,7 +220,7 @@ def cluster_remove(request, cluster):
         try:
             services.remove_cluster(request.user, cluster, active_batches=active)
             watch.forget(pk)
-            messages.success(request, f"Cluster {cluster.name} removed; its audit records stay.")
+            messages.success(request, _("Cluster %(name)s removed; its audit records stay.") % {"name": cluster.name})
             return redirect("nodes:cluster_list")
         except ValidationError as exc:
             error = "; ".join(exc.messages)

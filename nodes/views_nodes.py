@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kubenode import access
 
@@ -20,7 +22,7 @@ from .views import selector_message
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 100
-NAME_COLUMN = (("name", "Name", "name"),)
+NAME_COLUMN = (("name", gettext_lazy("Name"), "name"),)
 
 
 def list_params(g) -> dict:
@@ -67,7 +69,7 @@ def _status_links(g, counts: dict | None) -> list[dict]:
     base = _query(g, status=True)
     links = []
     for key, label in (("Ready", "Ready"), ("NotReady", "NotReady"), ("Unknown", "Unknown"),
-                       ("cordoned", "cordoned")):
+                       ("cordoned", _("cordoned"))):
         links.append({"key": key, "label": label, "count": (counts or {}).get(key, 0),
                       "href": f"?{base + '&' if base else ''}status={key}"})
     return links
@@ -117,7 +119,7 @@ def node_list(request, cluster):
     try:
         every = selectors.cached_nodes(cluster)
     except KubeError as exc:
-        error = f"Cluster {cluster.name} could not be read: {exc}"
+        error = _("Cluster %(cluster)s could not be read: %(error)s") % {"cluster": cluster.name, "error": exc}
     try:
         nodes = _filtered(every, f)
     except ValidationError as exc:
@@ -179,7 +181,7 @@ def all_nodes(request):
         where = {id(n): c for c, n in rows}
         rows = [(where[id(n)], n) for n in ordered]
     page = Paginator(rows, f["per_page"]).get_page(g.get("page"))
-    columns = (("cluster", "Cluster", "cluster"), *NAME_COLUMN, *display.COLUMNS)
+    columns = (("cluster", gettext_lazy("Cluster"), "cluster"), *NAME_COLUMN, *display.COLUMNS)
     return render(request, "nodes/all_nodes.html", {
         "page": page, "total": len(rows), "errors": errors, **f, "query": _query(g), "columns_key": "all",
         "rows": [{"node": n, "cluster": c} for c, n in page], "with_cluster": True,
@@ -194,7 +196,7 @@ def node_detail(request, cluster, name):
         detail = selectors.node_detail(cluster, name)
     except KubeError as exc:
         return render(request, "nodes/node_detail.html", {"cluster": cluster, "name": name, "error": str(exc)},
-                      status=404 if getattr(exc, "status", None) == 404 else 502)
+                      status=getattr(exc, "status", None) if getattr(exc, "status", None) in (400, 404) else 502)
     audit = AuditEntry.objects.filter(cluster_name=cluster.name, node=name).order_by("-created_at", "-id")[:50]
     node = detail.node
     live = watch.get(cluster)

@@ -28,7 +28,7 @@ from django.core.exceptions import PermissionDenied
 
 from kubenode import metrics
 
-from . import selectors
+from . import selectors, ws_security
 from .notify import hub
 from .notify.base import user_group
 from .notify.dbthread import DbThread
@@ -38,6 +38,20 @@ log = logging.getLogger("kubenode.progress.ws")
 
 GROUP_RENEW_S = 3600.0
 SHARED_READ_KEEP_S = 2.0
+MAX_FRAME_CHARS = 65536  # a client frame is a small JSON object
+MAX_FRAME_DEPTH = 8
+
+
+class FrameTooDeep(ValueError):
+    """A client frame nested deeper than any frame of the protocol."""
+
+
+def _depth(value, level: int = 0) -> int:
+    """How deeply `value` nests (stops counting past MAX_FRAME_DEPTH)."""
+    if level > MAX_FRAME_DEPTH or not isinstance(value, (dict, list)):
+        return level
+    items = value.values() if isinstance(value, dict) else value
+    return max((_depth(v, level + 1) for v in items), default=level + 1)
 
 
 @database_sync_to_async
@@ -108,6 +122,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         remember_serving_loop()
         self.user = user
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        self.identity = await database_sync_to_async(ws_security.fingerprint)(user)
+        ws_security.register(self)
         self.cursors: dict[str, int] = {}  # last seq sent, per task
         self.floors: dict[str, int] = {}  # everything in (floor, cursor] was sent
         self.baselines: dict[str, int] = {}  # last_seq of the tasks in the snapshot
@@ -133,6 +151,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         self.gone = True
+        ws_security.unregister(self)
         renewer = getattr(self, "renewer", None)
         if renewer is not None:
             renewer.cancel()
@@ -145,6 +164,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def hub_doorbell(self, message: dict) -> None:
         """A doorbell from this process's hub: handled now, or after the handler that holds the connection."""
         if getattr(self, "gone", False):
+            return
+        if message.get("type") == ws_security.REVOKE_MESSAGE["type"]:
+            await self.revoke("signed out or the account changed")
             return
         if self.lock.locked():
             hub.waiting(1)
@@ -209,16 +231,52 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         await self._push(task_id)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if getattr(self, "gone", False) or not hasattr(self, "identity"):
+            return
+        if text_data is not None and len(text_data) > MAX_FRAME_CHARS:
+            await self._error(f"frames must be at most {MAX_FRAME_CHARS} characters")
+            return
+        if not await self._still_allowed():
+            return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except (FrameTooDeep, RecursionError):
+            await self._error(f"frames must be JSON objects nested at most {MAX_FRAME_DEPTH} levels deep")
         except ValueError:
             await self._error("frames must be JSON text")
+
+    async def _still_allowed(self) -> bool:
+        """The socket's user as stored now: still signed in with this session, unchanged; else the socket closes."""
+        user, identity, live = await database_sync_to_async(ws_security.current_identity)(
+            self.user.pk, self.session_key)
+        if user is None or not live or identity != self.identity:
+            await self.revoke("signed out or the account changed")
+            return False
+        self.user = user
+        return True
+
+    async def auth_revoked(self, message):
+        """The user signed out or was changed (a message to the user's group from ws_security.revoke_user)."""
+        await self.revoke("signed out or the account changed")
+
+    async def revoke(self, reason: str) -> None:
+        if getattr(self, "gone", False):
+            return
+        self.gone = True
+        ws_security.unregister(self)
+        try:
+            await self.send_json({"type": "revoked", "error": reason})
+        finally:
+            await self.close(code=ws_security.REVOKED_CODE)
 
     @classmethod
     async def decode_json(cls, text_data):
         if text_data is None:
             raise ValueError("binary frame")
-        return await super().decode_json(text_data)
+        content = await super().decode_json(text_data)
+        if _depth(content) > MAX_FRAME_DEPTH:
+            raise FrameTooDeep("too deep")
+        return content
 
     async def dispatch(self, message):
         if message.get("type") == "progress.doorbell":
@@ -230,6 +288,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def progress_doorbell(self, event):
+        if getattr(self, "gone", False):
+            return
         task_id = str(event.get("task"))
         if task_id not in self.cursors:
             owner = event.get("user")  # the doorbell names the task's owner: no query per connection

@@ -13,8 +13,10 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kubenode import access, runtime
+from kubenode.words import outcome_name
 
 from . import operations, queue, selectors
 from .models import FINISHED_STATUSES, ProgressTask
@@ -39,11 +41,12 @@ def create_task(user, action: str, scope: str, params: dict, targets: list[str],
     params = operation.validate(dict(params or {}))
     targets = list(dict.fromkeys(t for t in targets if t))
     if not targets:
-        raise ValidationError("no node matches the target")
+        raise ValidationError(_("no node matches the target"))
     if len(targets) > MAX_NODES:
-        raise ValidationError(f"{len(targets)} nodes exceed the limit of {MAX_NODES} per task")
+        raise ValidationError(_("%(count)s nodes exceed the limit of %(limit)s per task") % {"count": len(targets),
+                                                                                         "limit": MAX_NODES})
     if concurrency < 0:
-        raise ValidationError("concurrency must be positive")
+        raise ValidationError(_("concurrency must be positive"))
     limit = concurrency_limit(action)
     with transaction.atomic():
         task = ProgressTask.objects.create(
@@ -71,7 +74,7 @@ def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
     if user is not None:
         access.require_manage_task(user, task)
     if task.is_finished:
-        raise ValidationError(f"task is already {task.status}")
+        raise ValidationError(_("task is already %(status)s") % {"status": outcome_name(task.status)})
     with transaction.atomic():
         ProgressTask.objects.filter(pk=task.pk).update(cancel_requested=True)
         queue.ring_queued(task.pk, "cancel")
@@ -81,18 +84,29 @@ def cancel_task(task: ProgressTask, user=None) -> ProgressTask:
     return task
 
 
+RETRY_CHOICES = ("failed", "remaining", "both")
+
+
+def retry_choice(which: str | None) -> tuple[bool, bool]:
+    """`which=` of a retry (failed, remaining or both; default both) as (failed, unfinished)."""
+    which = which or "both"
+    if which not in RETRY_CHOICES:
+        raise ValidationError("which must be one of failed, remaining or both")
+    return which in ("failed", "both"), which in ("remaining", "both")
+
+
 def retry_task(task: ProgressTask, user, *, failed: bool = True, remaining: bool = True) -> ProgressTask:
     """A new task, run as the acting `user`, for the failed and/or never-finished nodes of `task` (retry_of)."""
     access.require_manage_task(user, task)
     runtime.refuse_if_shutting_down()
     if not task.is_finished:
-        raise ValidationError("a task can be retried once it has finished")
+        raise ValidationError(_("a task can be retried once it has finished"))
     operation = operations.get(task.action)
     if operation.check_scope is not None:
         operation.check_scope(task.cluster_name)
     nodes = selectors.remaining_nodes(task, failed=failed, unfinished=remaining)
     if not nodes:
-        raise ValidationError("nothing to retry: every node succeeded")
+        raise ValidationError(_("nothing to retry: every node succeeded"))
     return create_task(user, task.action, task.cluster_name, dict(task.parameters), nodes,
                        concurrency=task.concurrency, retry_of=task)
 

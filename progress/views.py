@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from kubenode import access
@@ -66,7 +67,7 @@ def task_cancel(request, task_id):
     task = _task_or_404(request.user, task_id)
     try:
         services.cancel_task(task, request.user)
-        messages.info(request, "Cancel requested: the batch stops at the next node.")
+        messages.info(request, _("Cancel requested: the batch stops at the next node."))
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     except PermissionDenied as exc:
@@ -77,10 +78,9 @@ def task_cancel(request, task_id):
 @require_POST
 def task_retry(request, task_id):
     task = _task_or_404(request.user, task_id)
-    which = request.POST.get("which", "both")
     try:
-        new = services.retry_task(task, request.user, failed=which in ("failed", "both"),
-                                  remaining=which in ("remaining", "both"))
+        failed, remaining = services.retry_choice(request.POST.get("which"))
+        new = services.retry_task(task, request.user, failed=failed, remaining=remaining)
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
         return redirect("progress:task_detail", task_id=task.pk)

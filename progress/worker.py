@@ -28,8 +28,10 @@ from collections import deque
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils import translation
 
 from kubenode import metrics, runtime
+from kubenode.locale import task_language
 
 from . import operations, queue, slots, wake
 from .models import FINISHED_STATUSES, MessageType, ProgressTask
@@ -63,6 +65,7 @@ class TaskRun:
         self.task_id = str(task.pk)
         self.task = task
         self.operation = operation
+        self.language = task_language(task)  # the words of its errors: its user's language
         self.limit = max(1, operation.limit()) if operation else 1
         self.concurrency = max(1, min(task.concurrency or self.limit, self.limit))
         self.writer = TaskWriter(task.pk, persist=operation.persist if operation else None)
@@ -440,7 +443,8 @@ class Worker:
             metrics.set_worker_in_flight(self.in_flight)
         try:
             close_old_connections()
-            outcome = run.execute(name, lambda: run.cancelled or self.deadline_passed.is_set())
+            with translation.override(run.language):
+                outcome = run.execute(name, lambda: run.cancelled or self.deadline_passed.is_set())
             if self.deadline_passed.is_set() and not outcome.ok:
                 with run.lock:  # cut short by the shutdown deadline: no result; another worker runs it again
                     run.cut.append(name)

@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
+from django.utils.translation import pgettext
 
 register = template.Library()
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+def timestamp_format() -> str:
+    """The timestamp format of the active language (Django date format characters)."""
+    # Translators: a Django date format (https://docs.djangoproject.com/en/stable/ref/templates/builtins/#date)
+    return pgettext("timestamp format", "Y-m-d H:i:s")
 
 
 @register.filter
 def when(value):
-    """One timestamp format on every page: 2025-01-31 13:04:05 UTC, in a <time> element with the ISO value."""
+    """One timestamp format on every page, in the user's language and time zone: 2025-01-31 13:04:05 UTC (English),
+    2025年1月31日 13:04:05 CST (Chinese), in a <time> element whose datetime and title hold the ISO value (UTC)."""
     if not value:
         return ""
     if isinstance(value, str):
@@ -22,5 +28,6 @@ def when(value):
             return value
         value = parsed
     local = timezone.localtime(value) if timezone.is_aware(value) else value
-    return format_html('<time datetime="{}">{} {}</time>', value.isoformat(), local.strftime(TIME_FORMAT),
-                       local.tzname() or "")
+    iso = value.isoformat()
+    return format_html('<time datetime="{}" title="{}">{} {}</time>', iso, iso,
+                       dateformat.format(local, timestamp_format()), local.tzname() or "")

@@ -9,6 +9,8 @@ retried after Retry-After (or 5 s) until the timeout, and each pod is waited for
 import time
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext as _
+
 from . import nodes as node_ops
 from .client import Kube, q
 from .errors import KubeError
@@ -45,26 +47,26 @@ def classify(pod: dict, params: dict, now: datetime | None = None) -> tuple[str,
     md = pod.get("metadata") or {}
     status = pod.get("status") or {}
     if MIRROR_ANNOTATION in (md.get("annotations") or {}):
-        return "skip", "mirror (static) pod"
+        return "skip", _("mirror (static) pod")
     if status.get("phase") in ("Succeeded", "Failed"):
-        return "skip", f"finished ({status.get('phase')})"
+        return "skip", _("finished (%(phase)s)") % {"phase": status.get("phase")}
     skip_wait = params.get("skip_wait_for_delete_timeout") or 0
     deleted_at = _parse_time(md.get("deletionTimestamp"))
     if skip_wait > 0 and deleted_at is not None:
         now = now or datetime.now(UTC)
         if (now - deleted_at).total_seconds() > skip_wait:
-            return "skip", f"terminating for more than {skip_wait}s"
+            return "skip", _("terminating for more than %(seconds)ss") % {"seconds": skip_wait}
     ctrl = controller_of(pod)
     if ctrl and ctrl.get("kind") == "DaemonSet":
         if params.get("ignore_daemonsets"):
-            return "skip", "DaemonSet-managed"
-        return "refuse", "DaemonSet-managed (use ignore_daemonsets)"
+            return "skip", _("DaemonSet-managed")
+        return "refuse", _("DaemonSet-managed") + " (use ignore_daemonsets)"
     if ctrl is None and not params.get("force"):
-        return "refuse", "not managed by a controller (use force)"
+        return "refuse", _("not managed by a controller") + " (use force)"
     volumes = (pod.get("spec") or {}).get("volumes") or []
     if any("emptyDir" in (v or {}) for v in volumes) and not params.get("delete_emptydir_data"):
-        return "refuse", "uses emptyDir local data (use delete_emptydir_data)"
-    return "evict", "unmanaged, forced" if ctrl is None else ""
+        return "refuse", _("uses emptyDir local data") + " (use delete_emptydir_data)"
+    return "evict", _("unmanaged, forced") if ctrl is None else ""
 
 
 def _entry(pod: dict, action: str, why: str = "") -> dict:
@@ -134,14 +136,16 @@ def plan_pods(node: str, pods: list[dict], params: dict, pdbs: list[dict], budge
             matching = pdbs_for(pod, pdbs)
             if len(matching) > 1:
                 names = ", ".join(sorted((p["metadata"]["name"]) for p in matching))
-                blocked.append(_entry(pod, "blocked", f"more than one PodDisruptionBudget ({names})"))
+                blocked.append(_entry(pod, "blocked", _("more than one PodDisruptionBudget (%(names)s)") % {
+                    "names": names}))
                 continue
             if matching:
                 pdb = matching[0]
                 key = f"{pdb['metadata'].get('namespace')}/{pdb['metadata']['name']}"
                 allowed = budget.setdefault(key, int((pdb.get("status") or {}).get("disruptionsAllowed") or 0))
                 if allowed <= 0:
-                    blocked.append(_entry(pod, "blocked", f"PodDisruptionBudget {key} allows no disruption now"))
+                    blocked.append(_entry(pod, "blocked", _("PodDisruptionBudget %(name)s allows no disruption now") % {
+                        "name": key}))
                     continue
                 budget[key] = allowed - 1
         evict.append(_entry(pod, "evict", why))
@@ -203,9 +207,9 @@ def drain(kube: Kube, node: str, params: dict, *, user: str = "", should_stop=No
     refused = [ref for ref, e in report.items() if e["action"] == "blocked"]
     if refused:
         reasons = "; ".join(f"{ref}: {report[ref]['reason']}" for ref in refused[:10])
-        more = f" (and {len(refused) - 10} more)" if len(refused) > 10 else ""
-        return False, f"cannot drain {node}: {len(refused)} pod(s) refused — {reasons}{more}; node left cordoned", \
-            detail
+        more = " " + _("(and %(count)s more)") % {"count": len(refused) - 10} if len(refused) > 10 else ""
+        return False, _("cannot drain %(node)s: %(count)s pod(s) refused — %(reasons)s; node left cordoned") % {
+            "node": node, "count": len(refused), "reasons": reasons + more}, detail
 
     version = "" if params.get("disable_eviction") else kube.eviction_version()
     to_evict = {pod_ref(p): p for p in todo}
@@ -227,13 +231,13 @@ def drain(kube: Kube, node: str, params: dict, *, user: str = "", should_stop=No
                     _evict(kube, pod, params, version)
                 except KubeError as exc:
                     if exc.status == 404:
-                        entry.update(action="gone", reason="already gone")
+                        entry.update(action="gone", reason=_("already gone"))
                         del to_evict[ref]
                     elif exc.status == 429:
                         entry.update(reason=exc.message)
                         next_try[ref] = time.monotonic() + (exc.retry_after or DEFAULT_RETRY_AFTER)
                     elif exc.status == 409 and "uid" in exc.message.lower():
-                        entry.update(action="gone", reason="replaced by a new pod")
+                        entry.update(action="gone", reason=_("replaced by a new pod"))
                         del to_evict[ref]
                     else:
                         entry.update(action="failed", reason=exc.message)
@@ -255,7 +259,7 @@ def drain(kube: Kube, node: str, params: dict, *, user: str = "", should_stop=No
                         if deleted and (datetime.now(UTC) - deleted).total_seconds() > \
                                 params["skip_wait_for_delete_timeout"]:
                             report[ref].update(action="skipped",
-                                               reason="still terminating past skip_wait_for_delete_timeout")
+                                               reason=_("still terminating past skip_wait_for_delete_timeout"))
                             del waiting[ref]
             if not to_evict and not waiting:
                 break
@@ -269,11 +273,12 @@ def drain(kube: Kube, node: str, params: dict, *, user: str = "", should_stop=No
         for ref in names:
             report[ref]["action"] = "pending"
         detail["pods"] = list(report.values())
-        return False, f"drain of {node} stopped with {len(names)} pod(s) pending: {_names(names)}; " \
-                      "node left cordoned", detail
+        return False, _("drain of %(node)s stopped with %(count)s pod(s) pending: %(pods)s; node left cordoned") % {
+            "node": node, "count": len(names), "pods": _names(names)}, detail
     except KubeError as exc:
         detail["pods"] = list(report.values())
-        return False, f"drain of {node} failed: {exc}; node left cordoned", detail
+        return False, _("drain of %(node)s failed: %(error)s; node left cordoned") % {"node": node, "error": exc}, \
+            detail
     detail["pods"] = list(report.values())
     if to_evict or waiting:
         blocked = sorted(to_evict)
@@ -284,14 +289,14 @@ def drain(kube: Kube, node: str, params: dict, *, user: str = "", should_stop=No
             report[ref]["action"] = "pending"
         parts = []
         if blocked:
-            parts.append(f"{len(blocked)} blocked ({_names(blocked)})")
+            parts.append(_("%(count)s blocked (%(pods)s)") % {"count": len(blocked), "pods": _names(blocked)})
         if pending:
-            parts.append(f"{len(pending)} still terminating ({_names(pending)})")
-        return False, f"drain of {node} timed out after {params.get('timeout')}s: {'; '.join(parts)}; " \
-                      "node left cordoned", detail
+            parts.append(_("%(count)s still terminating (%(pods)s)") % {"count": len(pending), "pods": _names(pending)})
+        return False, _("drain of %(node)s timed out after %(seconds)ss: %(why)s; node left cordoned") % {
+            "node": node, "seconds": params.get("timeout"), "why": "; ".join(parts)}, detail
     return True, "", detail
 
 
 def _names(refs: list[str], limit: int = 10) -> str:
     shown = ", ".join(refs[:limit])
-    return shown + (f" and {len(refs) - limit} more" if len(refs) > limit else "")
+    return shown + (" " + _("and %(count)s more") % {"count": len(refs) - limit} if len(refs) > limit else "")

@@ -3,6 +3,8 @@
 import time
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext as _
+
 from . import quantity
 from .client import SMP, Kube, q
 from .errors import KubeError
@@ -15,6 +17,13 @@ CORDON_ANNOTATIONS = (ANN_REASON, ANN_BY, ANN_AT)
 
 
 def node_path(name: str) -> str:
+    """The node's API path; a name that is not a node name never reaches the API server (`..` would be
+    normalised into another path)."""
+    from nodes.validation import node_name_error
+
+    error = node_name_error(name)
+    if error:
+        raise KubeError(error, status=400, reason="Invalid")
     return f"/api/v1/nodes/{q(name)}"
 
 
@@ -23,12 +32,12 @@ ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 LIST_CHUNK = 5000
 
 
-def _pages(kube: Kube, path: str, *, label_selector: str = "", field_selector: str = ""):
+def _pages(kube: Kube, path: str, *, label_selector: str = "", field_selector: str = "", chunk: int = LIST_CHUNK):
     """The items of a list, page by page (the server pages when it supports limit/continue)."""
     token = None
     while True:
         doc = kube.request("GET", path, query={
-            "labelSelector": label_selector, "fieldSelector": field_selector, "limit": LIST_CHUNK,
+            "labelSelector": label_selector, "fieldSelector": field_selector, "limit": chunk,
             "continue": token,
         }, timeout=(5, 120))
         yield doc.get("items") or []
@@ -37,16 +46,17 @@ def _pages(kube: Kube, path: str, *, label_selector: str = "", field_selector: s
             return
 
 
-def list_nodes(kube: Kube, *, label_selector: str = "", field_selector: str = "") -> list[dict]:
+def list_nodes(kube: Kube, *, label_selector: str = "", field_selector: str = "", chunk: int = LIST_CHUNK,
+               ) -> list[dict]:
     """All nodes."""
     return [node for page in _pages(kube, "/api/v1/nodes", label_selector=label_selector,
-                                    field_selector=field_selector) for node in page]
+                                    field_selector=field_selector, chunk=chunk) for node in page]
 
 
-def pod_counts(kube: Kube) -> dict[str, int]:
+def pod_counts(kube: Kube, *, chunk: int = LIST_CHUNK) -> dict[str, int]:
     """Number of pods per node name, finished pods (Succeeded, Failed) left out: one cluster-wide list."""
     counts: dict[str, int] = {}
-    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS):
+    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS, chunk=chunk):
         for pod in page:
             node = (pod.get("spec") or {}).get("nodeName")
             if node:
@@ -70,12 +80,12 @@ def pod_resources(pod: dict) -> dict[str, float]:
     return out
 
 
-def pod_load(kube: Kube) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
+def pod_load(kube: Kube, *, chunk: int = LIST_CHUNK) -> tuple[dict[str, int], dict[str, dict[str, float]]]:
     """Per node name: the number of pods that are not finished, and the sum of their requests and limits
     (cpu_requests, memory_requests, cpu_limits, memory_limits). One cluster-wide list, as pod_counts."""
     counts: dict[str, int] = {}
     load: dict[str, dict[str, float]] = {}
-    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS):
+    for page in _pages(kube, "/api/v1/pods", field_selector=ACTIVE_PODS, chunk=chunk):
         for pod in page:
             node = (pod.get("spec") or {}).get("nodeName")
             if node:
@@ -123,7 +133,9 @@ def _with_conflict_retry(fn):
                 raise
             last = exc
             time.sleep(min(0.05 * (2 ** attempt), 0.5))
-    raise KubeError(f"{last} (still conflicting after {CONFLICT_RETRIES} attempts)", status=409)
+    raise KubeError(_("%(error)s (still conflicting after %(count)s attempts)") % {"error": last,
+                                                                                  "count": CONFLICT_RETRIES},
+                    status=409)
 
 
 def _labels(node: dict) -> dict:
@@ -210,7 +222,9 @@ def remove_taints(kube: Kube, name: str, taints: list[dict]) -> tuple[dict, dict
                 missing.append(f"{t['key']}{':' + t['effect'] if t.get('effect') else ''}")
             out = keep
         if missing:
-            raise KubeError(f"taint {', '.join(missing)} not found on node {name}", status=404, reason="NotFound")
+            raise KubeError(_("taint %(taints)s not found on node %(node)s") % {"taints": ", ".join(missing),
+                                                                                 "node": name},
+                            status=404, reason="NotFound")
         return out
 
     return _write_taints(kube, name, modify)

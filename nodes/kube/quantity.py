@@ -49,8 +49,10 @@ def cores(value: float | None) -> str:
         return ""
     if 0 < value < 1:
         return f"{round(value * 1000)}m"
+    from django.utils.translation import ngettext
+
     text = _short(value)
-    return f"{text} core" if text == "1" else f"{text} cores"
+    return ngettext("%(cores)s core", "%(cores)s cores", 1 if text == "1" else 2) % {"cores": text}
 
 
 def binary_bytes(value: float | None) -> str:

@@ -5,16 +5,27 @@ from __future__ import annotations
 import uuid
 
 from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from kubenode import access
+from kubenode.words import action_name
 from nodes.forms import labels_text, taint_text, taints_text
 from nodes.validation import DRAIN_DEFAULTS
 from progress.models import ProgressTask
 
 register = template.Library()
 
-DRAIN_OPTION_LABELS = {"ignore_daemonsets": "ignore DaemonSets", "delete_emptydir_data": "delete emptyDir data",
-                       "force": "force (unmanaged pods)", "disable_eviction": "disable eviction (delete)"}
+DRAIN_OPTION_LABELS = {"ignore_daemonsets": pgettext_lazy("drain option", "ignore DaemonSets"),
+                       "delete_emptydir_data": pgettext_lazy("drain option", "delete emptyDir data"),
+                       "force": pgettext_lazy("drain option", "force (unmanaged pods)"),
+                       "disable_eviction": pgettext_lazy("drain option", "disable eviction (delete)")}
+NONE = gettext_lazy("(none)")
+# What happened to a pod of a drained node (nodes.kube.drain), as an audit entry counts them
+POD_ACTIONS = {"evicted": pgettext_lazy("pod", "evicted"), "deleted": pgettext_lazy("pod", "deleted"),
+               "skipped": pgettext_lazy("pod", "skipped"), "gone": pgettext_lazy("pod", "gone"),
+               "failed": pgettext_lazy("pod", "failed"), "evicting": pgettext_lazy("pod", "evicting"),
+               "deleting": pgettext_lazy("pod", "deleting")}
 
 
 @register.filter
@@ -24,31 +35,35 @@ def batch_params(params, action):
     rows = []
     if action in ("label", "unlabel"):
         if p.get("set"):
-            rows.append(("Labels to set", labels_text(p["set"])))
+            rows.append((_("Labels to set"), labels_text(p["set"])))
         if p.get("remove"):
-            rows.append(("Label keys to remove", ", ".join(p["remove"])))
+            rows.append((_("Label keys to remove"), ", ".join(p["remove"])))
         if p.get("taints"):
-            rows.append(("Taints to add" if action == "label" else "Taints to remove", taints_text(p["taints"])))
+            rows.append((_("Taints to add") if action == "label" else _("Taints to remove"),
+                         taints_text(p["taints"])))
         if p.get("confirm_reserved"):
-            rows.append(("Reserved keys", "changed on purpose (kubernetes.io/, k8s.io/)"))
+            rows.append((_("Reserved keys"), _("changed on purpose (kubernetes.io/, k8s.io/)")))
     elif action in ("taint", "untaint"):
-        rows.append(("Taints to add" if action == "taint" else "Taints to remove", taints_text(p.get("taints"))))
+        rows.append((_("Taints to add") if action == "taint" else _("Taints to remove"),
+                     taints_text(p.get("taints"))))
     elif action == "cordon":
-        rows.append(("Reason", p.get("reason") or "(none)"))
+        rows.append((_("Reason"), p.get("reason") or NONE))
     elif action == "drain":
         merged = {**DRAIN_DEFAULTS, **p}
-        rows.append(("Reason", merged.get("reason") or "(none)"))
-        flags = [label for name, label in DRAIN_OPTION_LABELS.items() if merged.get(name)]
-        rows.append(("Options", ", ".join(flags) or "none"))
+        rows.append((_("Reason"), merged.get("reason") or NONE))
+        flags = [str(label) for name, label in DRAIN_OPTION_LABELS.items() if merged.get(name)]
+        rows.append((_("Options"), ", ".join(flags) or _("none")))
         grace = merged.get("grace_period", -1)
-        rows.append(("Grace period", "each pod's own" if grace is None or grace < 0 else f"{grace} s"))
-        rows.append(("Timeout", f"{merged.get('timeout')} s per node"))
+        rows.append((_("Grace period"), _("each pod's own") if grace is None or grace < 0
+                     else _("%(seconds)s s") % {"seconds": grace}))
+        rows.append((_("Timeout"), _("%(seconds)s s per node") % {"seconds": merged.get("timeout")}))
         if merged.get("pod_selector"):
-            rows.append(("Pod selector", merged["pod_selector"]))
+            rows.append((_("Pod selector"), merged["pod_selector"]))
         if merged.get("skip_wait_for_delete_timeout"):
-            rows.append(("Skip wait for delete timeout", f"{merged['skip_wait_for_delete_timeout']} s"))
+            rows.append((_("Skip wait for delete timeout"),
+                         _("%(seconds)s s") % {"seconds": merged["skip_wait_for_delete_timeout"]}))
     elif action == "uncordon":
-        rows.append(("Change", "make the nodes schedulable again"))
+        rows.append((_("Change"), _("make the nodes schedulable again")))
     return rows
 
 
@@ -56,17 +71,17 @@ def batch_params(params, action):
 def drain_reason(reason: str) -> str:
     """A drain refusal in the words of the form: "(use force)" becomes "(tick “force (unmanaged pods)”)"."""
     for name, label in DRAIN_OPTION_LABELS.items():
-        reason = reason.replace(f"(use {name})", f"(tick “{label}”)")
+        reason = reason.replace(f"(use {name})", _("(tick “%(option)s”)") % {"option": label})
     return reason
 
 
 @register.filter
 def drain_option_label(name: str) -> str:
-    return DRAIN_OPTION_LABELS.get(name, name)
+    return str(DRAIN_OPTION_LABELS.get(name, name))
 
 
 def _schedulable(state: dict) -> str:
-    return "cordoned" if (state or {}).get("unschedulable") else "schedulable"
+    return _("cordoned") if (state or {}).get("unschedulable") else _("schedulable")
 
 
 @register.filter
@@ -78,11 +93,11 @@ def audit_changes(entry) -> list[str]:
     for key in sorted(set(labels_before) | set(labels_after)):
         old, new = labels_before.get(key), labels_after.get(key)
         if old != new:
-            lines.append(f"{key}: {'(none)' if old is None else old} → {'(removed)' if new is None else new}")
+            lines.append(f"{key}: {_('(none)') if old is None else old} → {_('(removed)') if new is None else new}")
     if "taints" in before or "taints" in after:
         old, new = before.get("taints") or [], after.get("taints") or []
-        lines += [f"taint {t} added" for t in new if t not in old]
-        lines += [f"taint {t} removed" for t in old if t not in new]
+        lines += [_("taint %(taint)s added") % {"taint": t} for t in new if t not in old]
+        lines += [_("taint %(taint)s removed") % {"taint": t} for t in old if t not in new]
     if "unschedulable" in before or "unschedulable" in after:
         if _schedulable(before) != _schedulable(after) and after:
             lines.append(f"{_schedulable(before)} → {_schedulable(after)}")
@@ -91,9 +106,10 @@ def audit_changes(entry) -> list[str]:
         counts: dict[str, int] = {}
         for pod in pods:
             counts[pod.get("action", "?")] = counts.get(pod.get("action", "?"), 0) + 1
-        lines.append("pods: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+        lines.append(_("pods: %(counts)s") % {"counts": ", ".join(f"{n} {POD_ACTIONS.get(what, what)}"
+                                                                  for what, n in sorted(counts.items()))})
     if not lines and entry.outcome == "succeeded":
-        lines.append("no change (already so)")
+        lines.append(_("no change (already so)"))
     return lines
 
 
@@ -114,6 +130,7 @@ def task_dialog(task_id, user):
     task = ProgressTask.objects.filter(pk=task_id).first()
     if task is None or not access.can_view_task(user, task):
         return None
-    nodes = f"{task.total} node{'s' if task.total != 1 else ''}"
-    return {"id": str(task.pk), "title": f"{task.action.capitalize()} {nodes} of {task.cluster_name}",
-            "cluster": task.cluster_name}
+    title = ngettext("%(action)s %(count)s node of %(cluster)s", "%(action)s %(count)s nodes of %(cluster)s",
+                     task.total) % {"action": action_name(task.action).capitalize(), "count": task.total,
+                                    "cluster": task.cluster_name}
+    return {"id": str(task.pk), "title": title, "cluster": task.cluster_name}

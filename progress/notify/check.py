@@ -86,9 +86,35 @@ def _table_readable() -> None:
         cursor.execute("SELECT 1")
 
 
+def memory_in_a_multi_process_setup(config=None) -> str:
+    """Why the memory notifier cannot serve this configuration ("" when it can): it reaches only the process that
+    rings it, and this configuration is clearly meant for several processes (a PostgreSQL database, or
+    progress.enable_database=true set on purpose)."""
+    config = config or settings.CONFIG
+    if config.notify_type != "memory":
+        return ""
+    source = config.source("progress.notify_type")
+    if config.database_type == "postgres":
+        reason = f"database.type is postgres ({config.source('database.type')})"
+        fix = "set PROGRESS_NOTIFY_TYPE=postgres (or redis, or polling)"
+    elif config["progress.enable_database"] and config.source("progress.enable_database") != "default":
+        reason = f"progress.enable_database is true ({config.source('progress.enable_database')})"
+        fix = ("several processes need a PostgreSQL database (DB_TYPE=postgres) and the postgres notifier; "
+               "for one process set PROGRESS_ENABLE_DATABASE=false")
+    else:
+        return ""
+    return (f"the memory notifier (progress.notify_type from {source}) reaches only the process that rings it, "
+            f"but {reason}, a set-up for several processes (web replicas, workers): {fix}")
+
+
 def run_check(requested: str | None = None) -> CheckResult:
     requested = requested or settings.CONFIG.notify_type
     replica = runtime.replica_id() or "check"
+    if requested == "memory":
+        why = memory_in_a_multi_process_setup()
+        if why:
+            return CheckResult(requested, "memory", False, False, None, why,
+                               f"notifier diagnostics: {why}")
     started = time.perf_counter()
     try:
         if requested == "postgres":

@@ -32,6 +32,8 @@ log = logging.getLogger("kubenode.progress.listener")
 
 CONNECT_TIMEOUT_S = 10.0
 IDLE_PROBE_S = 15.0
+# The backends by the names kube-node-manager's runbooks grep for ("PostgreSQL listener connected", ...).
+BACKEND_NAMES = {"postgres": "PostgreSQL", "redis": "Redis"}
 PROBE_TIMEOUT_S = 5.0
 BACKOFF_MAX_S = 30.0
 
@@ -86,6 +88,10 @@ class Listener:
             return "connected" if self.connected else "disconnected"
         return "polling the table" if self.requested == "polling" else "not needed (one process)"
 
+    @property
+    def backend_name(self) -> str:
+        return BACKEND_NAMES.get(self.requested, self.requested)
+
     def current_poll_interval(self) -> float:
         if self.source is None and self.requested == "polling":
             return self.poll_interval_s
@@ -103,9 +109,12 @@ class Listener:
         if self.source is not None:
             self._tasks.append(asyncio.ensure_future(self._source_loop()))
         if self.source is not None:
-            what = "listener connecting, not verified yet"
+            how = "LISTEN/NOTIFY" if self.requested == "postgres" else "Pub/Sub"
+            what = (f"Using {self.backend_name} {how} for real-time progress updates; "
+                    f"listener connecting, not verified yet")
         elif self.requested == "polling":
-            what = f"polling the task table every {self.current_poll_interval() * 1000:.0f} ms"
+            what = (f"Using polling mode for progress updates (configured mode): polling the task table every "
+                    f"{self.current_poll_interval() * 1000:.0f} ms")
         else:
             what = f"in-process delivery, safety poll every {self.current_poll_interval() * 1000:.0f} ms"
         log.info("notifier: requested %s, effective %s, %s (replica %s)", self.requested, self.effective, what,
@@ -244,19 +253,23 @@ class Listener:
         metrics.set_listener_connected(connected)
 
     def _verified(self, rtt_ms: float) -> None:
+        """Recovery and the first verification are INFO: nothing needs anyone's attention."""
         self.round_trip_ms = round(rtt_ms, 2)
         self.verified = True
         recovered = self.fallback
         self.fallback, self.why, self._failures = False, "", 0
         metrics.set_fallback_active(False)
         if recovered:
-            log.warning("notifier: %s recovered: switching back from polling to %s (round trip %.1f ms)",
-                        self.requested, self.requested, rtt_ms)
+            log.info("notifier: %s recovered: switching back from polling to %s: %s listener connected and verified "
+                     "successfully (round trip %.1f ms)", self.requested, self.requested, self.backend_name, rtt_ms)
         else:
             log.info("notifier: requested %s, effective %s, verified: a self-probe went through this replica's "
-                     "listener in %.1f ms", self.requested, self.requested, rtt_ms)
+                     "listener in %.1f ms (%s listener connected, %s notifier verified successfully)",
+                     self.requested, self.requested, rtt_ms, self.backend_name, self.backend_name)
 
     def _failed(self, exc: BaseException) -> None:
+        """The listener cannot work: ERROR with the diagnostics block (alerts key on it); the fall-back itself is a
+        WARNING line of its own; later attempts are repeated at ERROR now and then, INFO in between."""
         text = diagnostics.error_text(exc)
         first = not self.fallback
         self.fallback, self.why = True, text
@@ -264,10 +277,13 @@ class Listener:
         metrics.set_fallback_active(True)
         self._poll_now.set()
         if first:
-            log.warning("notifier: requested %s, effective polling (fallback): %s\n%s", self.requested, text,
-                        diagnostics.block(self.requested, text))
+            log.error("notifier: the %s listener is not working (cannot connect, or its self-probe did not come "
+                      "back): %s\n%s", self.backend_name, text, diagnostics.block(self.requested, text))
+            log.warning("notifier: requested %s, effective polling (fallback): %s notifier failed, falling back to "
+                        "polling every %.0f ms and retrying %s: %s", self.requested, self.backend_name,
+                        self.poll_interval_s * 1000, self.requested, text)
         elif self._failures in (2, 5) or self._failures % 20 == 0:
-            log.warning("notifier: %s still failing (attempt %d), still polling: %s", self.requested,
-                        self._failures, text)
+            log.error("notifier: %s still failing (attempt %d), still polling: %s", self.requested,
+                      self._failures, text)
         else:
             log.info("notifier: %s reconnect attempt %d failed: %s", self.requested, self._failures, text)

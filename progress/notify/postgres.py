@@ -87,4 +87,6 @@ class PostgresNotifier(Notifier):
             metrics.notify_failed(self.type)
             raise  # the writer's transaction fails with it: rows and doorbell stay together
         metrics.doorbell_sent(self.type)
+        log.debug("doorbell published: Sending PostgreSQL notification task=%s seq=%s (delivered at commit)",
+                  doorbell.task, doorbell.seq)
         self.forward_locally_unless_listening(doorbell)

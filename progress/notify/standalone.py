@@ -86,7 +86,7 @@ class StandaloneListener:
 
     def _layer_answered(self) -> None:
         if self.layer_ok is False:
-            log.warning("listener: the shared channel layer (Redis) answers again")
+            log.info("listener: the shared channel layer (Redis) answers again")
         self.layer_ok, self.layer_error = True, ""
 
     def status(self) -> dict:

@@ -1,5 +1,8 @@
 """A task's status in the words the progress dialog, the task list and the task page share."""
 from django import template
+from django.utils.translation import ngettext
+
+from kubenode.words import outcome_name
 
 register = template.Library()
 
@@ -8,12 +11,13 @@ def status_text(status: str, total: int, failed: int) -> str:
     """completed, completed with N failures, failed (every node, or the batch itself), cancelled, interrupted,
     running, pending."""
     if status == "succeeded":
-        return "completed"
+        return outcome_name("completed")
     if status == "failed":
         if failed and failed < total:
-            return f"completed with {failed} failure{'s' if failed != 1 else ''}"
-        return "failed"
-    return status
+            return ngettext("completed with %(count)s failure", "completed with %(count)s failures", failed) % {
+                "count": failed}
+        return outcome_name("failed")
+    return outcome_name(status)
 
 
 @register.filter

@@ -5,6 +5,12 @@
  */
 (function () {
   "use strict";
+  // Translations: Django's JavaScript catalog (/i18n/catalog.js, loaded by every page); English without it.
+  var gettext = window.gettext || function (s) { return s; };
+  var ngettext = window.ngettext || function (s, p, n) { return n === 1 ? s : p; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\((\w+)\)s/g, function (m, k) { return String(obj[k]); });
+  };
   var form = document.getElementById("kn-batch") || document.getElementById("kn-preview");
   if (!form) return;
   var action = form.querySelector('select[name="action"]');
@@ -17,7 +23,8 @@
   function update() {
     if (!counter) return;
     var n = boxes().filter(function (b) { return b.checked; }).length;
-    counter.textContent = all && all.checked ? "all matching nodes selected" : n + " selected";
+    counter.textContent = all && all.checked ? gettext("all matching nodes selected") :
+      interpolate(ngettext("%(count)s selected", "%(count)s selected", n), { count: n }, true);
   }
 
   // Only the fields of the chosen action are shown; the taint box says whether taints are added or removed.

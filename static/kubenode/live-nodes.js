@@ -6,6 +6,13 @@
  */
 (function () {
   "use strict";
+  // Translations: Django's JavaScript catalog (/i18n/catalog.js, loaded by every page); English without it.
+  var gettext = window.gettext || function (s) { return s; };
+  var ngettext = window.ngettext || function (s, p, n) { return n === 1 ? s : p; };
+  var pgettext = window.pgettext || function (c, s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\((\w+)\)s/g, function (m, k) { return String(obj[k]); });
+  };
   var cfgEl = document.getElementById("kn-live-config");
   if (!cfgEl || !window.WebSocket) return;
   var cfg = JSON.parse(cfgEl.textContent);
@@ -16,8 +23,8 @@
   announcer.setAttribute("aria-live", "polite");
   document.body.appendChild(announcer);
 
-  var STATES = { live: "live", reconnecting: "reconnecting to the cluster…", starting: "connecting…",
-                 off: "not live (reconnecting…)" };
+  var STATES = { live: gettext("live"), reconnecting: gettext("reconnecting to the cluster…"),
+                 starting: gettext("connecting…"), off: gettext("not live (reconnecting…)") };
   function setState(state, error) {
     if (!badge) return;
     badge.dataset.state = state;
@@ -35,7 +42,7 @@
   function subscribe(afterRefresh) {
     // the page's version is sent when it was made before this subscription (a load, a reconnect): the server says
     // "resync" if the watch has moved on since; after reading the table again the table is current already
-    var frame = { type: "nodes.watch", cluster: cfg.cluster };
+    var frame = { type: "nodes.watch", cluster: cfg.cluster, language: document.documentElement.lang || "" };
     if (!afterRefresh && version !== null && version !== undefined) frame.version = version;
     if (cfg.node) frame.node = cfg.node; else { frame.names = names(); frame.filter = cfg.filter; }
     send(frame);
@@ -61,12 +68,12 @@
       });
       tr.className = "kn-row-" + data.status.toLowerCase() + (data.schedulable ? "" : " kn-row-cordoned");
       tr.classList.remove("kn-row-left");
-      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : ", cordoned"));
+      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : ", " + gettext("cordoned")));
     });
     (frame.left || []).concat(frame.gone || []).forEach(function (name) {
       var tr = row(name);
       if (tr) { tr.classList.add("kn-row-left"); tr.title = (frame.gone || []).indexOf(name) >= 0 ?
-        "this node was deleted" : "no longer matches the filter"; }
+        gettext("this node was deleted") : gettext("no longer matches the filter"); }
     });
     if (frame.counts) {
       Object.keys(frame.counts).forEach(function (key) {
@@ -75,7 +82,9 @@
       });
     }
     if (changed.length) {
-      announcer.textContent = changed.length > 3 ? changed.length + " nodes changed" : "Changed: " + changed.join("; ");
+      announcer.textContent = changed.length > 3 ?
+        interpolate(gettext("%(count)s nodes changed"), { count: changed.length }, true) :
+        interpolate(gettext("Changed: %(what)s"), { what: changed.join("; ") }, true);
     }
     if (frame.entered || (frame.left || []).length || (frame.gone || []).length) scheduleRefresh(1500);
   }
@@ -127,7 +136,7 @@
         if (cfg.node) {
           var main = document.getElementById("kn-node-main");
           if (main) { var kept = keepState(main); main.innerHTML = html; restoreState(main, kept); flash(main); }
-          announcer.textContent = "Node " + cfg.node + " changed";
+          announcer.textContent = interpolate(gettext("Node %(name)s changed"), { name: cfg.node }, true);
         } else {
           var old = table();
           if (!old) return;

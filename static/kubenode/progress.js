@@ -22,7 +22,18 @@
 (function () {
   "use strict";
   if (window.KubenodeProgress) return;  // loaded twice on one page: one client, one socket
-  var FINAL = { complete: "completed", cancelled: "cancelled", interrupted: "interrupted", error: "failed" };
+  // Translations: Django's JavaScript catalog (/i18n/catalog.js, loaded by every page); English without it.
+  var gettext = window.gettext || function (s) { return s; };
+  var ngettext = window.ngettext || function (s, p, n) { return n === 1 ? s : p; };
+  var pgettext = window.pgettext || function (c, s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\((\w+)\)s/g, function (m, k) { return String(obj[k]); });
+  };
+  var FINAL = { complete: pgettext("outcome", "completed"), cancelled: pgettext("outcome", "cancelled"),
+                interrupted: pgettext("outcome", "interrupted"), error: pgettext("outcome", "failed") };
+  var OUTCOMES = { succeeded: pgettext("outcome", "succeeded"), failed: pgettext("outcome", "failed"),
+                   skipped: pgettext("outcome", "skipped"), cancelled: pgettext("outcome", "cancelled"),
+                   processing: gettext("processing") };
   var tasks = {};       // taskId -> state {lastSeq, nodes:{}, counters, final, dialog}
   var ws = null, wsOpen = false, backoff = 500, failures = 0, polling = {};
 
@@ -44,14 +55,16 @@
   // The final word, as the task list and the task page say it.
   function finalText(frame) {
     if (frame.type !== "complete") return FINAL[frame.type] || frame.type;
-    if (!frame.failed) return "completed";
-    if (frame.total && frame.failed >= frame.total) return "failed";
-    return "completed with " + frame.failed + " failure" + (frame.failed === 1 ? "" : "s");
+    if (!frame.failed) return pgettext("outcome", "completed");
+    if (frame.total && frame.failed >= frame.total) return pgettext("outcome", "failed");
+    return interpolate(ngettext("completed with %(count)s failure", "completed with %(count)s failures", frame.failed),
+                       { count: frame.failed }, true);
   }
 
   function countsText(c) {
     var left = Math.max(0, c.total - c.done);
-    return c.done + " / " + c.total + " — " + left + " remaining, succeeded " + c.succeeded + ", failed " + c.failed;
+    return interpolate(gettext("%(done)s / %(total)s — %(left)s remaining, succeeded %(succeeded)s, failed %(failed)s"),
+                       { done: c.done, total: c.total, left: left, succeeded: c.succeeded, failed: c.failed }, true);
   }
 
   var dialogCount = 0;
@@ -61,30 +74,31 @@
     var headingId = "kn-progress-title-" + (++dialogCount);
     d.setAttribute("role", "dialog");
     d.setAttribute("aria-modal", "false");
-    d.setAttribute("aria-label", "Batch progress");
+    d.setAttribute("aria-label", gettext("Batch progress"));
     d.setAttribute("aria-describedby", headingId);
     var head = el("div", "kn-progress-head");
-    var title = el("h2", "kn-progress-title", (opts && opts.title) || "Batch " + taskId.slice(0, 8));
+    var title = el("h2", "kn-progress-title", (opts && opts.title) ||
+                   interpolate(gettext("Batch %(id)s"), { id: taskId.slice(0, 8) }, true));
     title.id = headingId;
     title.tabIndex = -1;
     var closeBtn = el("button", "kn-progress-close", "×");
     closeBtn.type = "button";
-    closeBtn.setAttribute("aria-label", "Close");
+    closeBtn.setAttribute("aria-label", gettext("Close"));
     closeBtn.onclick = function () { KubenodeProgress.close(taskId); };
     head.appendChild(title); head.appendChild(closeBtn);
     var bar = el("div", "kn-progress-bar"); var fill = el("div", "kn-progress-fill"); bar.appendChild(fill);
     bar.setAttribute("role", "progressbar");
-    bar.setAttribute("aria-label", "Nodes done");
+    bar.setAttribute("aria-label", gettext("Nodes done"));
     bar.setAttribute("aria-valuemin", "0");
     var counts = el("div", "kn-progress-counts");
     counts.setAttribute("aria-live", "polite");
     counts.setAttribute("aria-atomic", "true");
-    var status = el("div", "kn-progress-status", "connecting…");
+    var status = el("div", "kn-progress-status", gettext("connecting…"));
     status.setAttribute("role", "status");
     var transport = el("div", "kn-progress-transport");
     var list = el("ul", "kn-progress-nodes");
-    list.setAttribute("aria-label", "Nodes");
-    var link = el("a", "kn-progress-details", "Details of this batch");
+    list.setAttribute("aria-label", gettext("Nodes"));
+    var link = el("a", "kn-progress-details", gettext("Details of this batch"));
     link.href = "/progress/tasks/" + taskId + "/";
     [head, bar, counts, status, transport, list, link].forEach(function (c) { d.appendChild(c); });
     d.parts = { fill: fill, bar: bar, counts: counts, status: status, transport: transport, list: list, items: {},
@@ -121,9 +135,9 @@
       s.dialog.classList.add("kn-final-" + s.final.type);
       if (s.final.type === "complete" && s.final.failed) s.dialog.classList.add("kn-final-failures");
     } else {
-      p.status.textContent = "running…";
+      p.status.textContent = gettext("running…");
     }
-    p.transport.textContent = polling[taskId] ? "Live connection unavailable: checking every few seconds." : "";
+    p.transport.textContent = polling[taskId] ? gettext("Live connection unavailable: checking every few seconds.") : "";
     s.order.forEach(function (name) {
       var n = s.nodes[name], li = p.items[name];
       if (!li) { li = el("li"); p.items[name] = li; p.list.appendChild(li); }
@@ -138,7 +152,7 @@
       } else {
         li.appendChild(document.createTextNode(name));
       }
-      li.appendChild(document.createTextNode(": " + n.outcome + (n.error ? " — " + n.error : "")));
+      li.appendChild(document.createTextNode(": " + (OUTCOMES[n.outcome] || n.outcome) + (n.error ? " — " + n.error : "")));
     });
   }
 

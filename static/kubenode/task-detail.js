@@ -5,6 +5,13 @@
  */
 (function () {
   "use strict";
+  // Translations: Django's JavaScript catalog (/i18n/catalog.js, loaded by every page); English without it.
+  var gettext = window.gettext || function (s) { return s; };
+  var ngettext = window.ngettext || function (s, p, n) { return n === 1 ? s : p; };
+  var pgettext = window.pgettext || function (c, s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\((\w+)\)s/g, function (m, k) { return String(obj[k]); });
+  };
   var root = document.querySelector(".kn-task[data-task]");
   if (!root || !window.KubenodeProgress) return;
   var id = root.dataset.task, cluster = root.dataset.cluster;
@@ -21,10 +28,13 @@
   if (!root.dataset.live) return;
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function utcNow() {
-    var d = new Date();
-    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
-      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds()) + " UTC";
+  function utcNow() {  // as the page's own times: the language's date format, in the user's time zone
+    var d = new Date(), lang = document.documentElement.lang || "en";
+    if (lang.indexOf("en") === 0) {
+      return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    }
+    try { return d.toLocaleString(lang); } catch (e) { return d.toISOString(); }
   }
 
   var rows = {};
@@ -61,12 +71,15 @@
     }
     var counts = document.getElementById("kn-task-counts");
     if (counts) {
-      counts.textContent = c.done + " of " + c.total + " done: " + c.succeeded + " succeeded, " + c.failed +
-        " failed" + (s.final ? "." : ", " + Math.max(0, c.total - c.done) + " remaining.");
+      counts.textContent = interpolate(gettext("%(done)s of %(total)s done: %(succeeded)s succeeded, %(failed)s failed"),
+                                       c, true) +
+        (s.final ? pgettext("end of sentence", ".") :
+          interpolate(gettext(", %(remaining)s remaining"), { remaining: Math.max(0, c.total - c.done) }, true) +
+          pgettext("end of sentence", "."));
     }
     var status = document.getElementById("kn-task-status");
-    if (status && !s.final && c.done > 0 && status.textContent === "pending") {
-      status.textContent = "running";
+    if (status && !s.final && c.done > 0 && status.classList.contains("kn-status-pending")) {
+      status.textContent = pgettext("outcome", "running");
       status.className = "kn-status kn-status-running";
     }
     Object.keys(s.nodes).forEach(function (name) {
@@ -74,7 +87,10 @@
       if (!tr || shown[name] === key) return;
       shown[name] = key;
       tr.className = "kn-outcome-" + n.outcome;
-      tr.querySelector(".kn-outcome").textContent = n.outcome;
+      tr.querySelector(".kn-outcome").textContent = {
+        succeeded: pgettext("outcome", "succeeded"), failed: pgettext("outcome", "failed"),
+        skipped: pgettext("outcome", "skipped"), cancelled: pgettext("outcome", "cancelled"),
+        processing: gettext("processing") }[n.outcome] || n.outcome;
       tr.querySelector(".kn-error").textContent = n.error || "";
       tr.querySelector(".kn-at").textContent = utcNow();
     });

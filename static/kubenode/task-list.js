@@ -1,6 +1,11 @@
 /* Live bars for the running batches of the task list (KubenodeProgress.watch; no framework). */
 (function () {
   "use strict";
+  var pgettext = window.pgettext || function (c, s) { return s; };
+  // the status filter applies when chosen (no inline handler: the Content-Security-Policy forbids them)
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
   document.querySelectorAll("tr[data-active]").forEach(function (row) {
     var id = row.dataset.task;
     var initial = {
@@ -14,7 +19,7 @@
       row.querySelector(".kn-done").textContent = c.done + " / " + c.total;
       row.querySelector(".kn-succeeded").textContent = c.succeeded;
       row.querySelector(".kn-failed").textContent = c.failed;
-      var cell = row.querySelector(".kn-status"), text = "running", status = "running";
+      var cell = row.querySelector(".kn-status"), text = pgettext("outcome", "running"), status = "running";
       if (s.final) {
         text = KubenodeProgress.finalText(s.final);
         status = { cancelled: "cancelled", interrupted: "interrupted", error: "failed" }[s.final.type] ||

@@ -204,3 +204,110 @@ def test_configuration_reference_lists_every_key():
     generated = doc.split("<!-- keys: generated from kubenode/config.py (KEYS); a test keeps them equal -->\n")[1]
     assert generated.split("<!-- /keys -->")[0] == reference_markdown(), (
         "docs/configuration.md is out of date: regenerate the table with `manage.py config_show --reference`")
+
+
+# --- a PostgreSQL host without a type, and the type that contradicts it
+
+@pytest.mark.parametrize("name", ["DB_HOST", "DATABASE_HOST", "DB_PORT", "DB_USERNAME", "DB_USER", "DB_PASSWORD",
+                                  "DATABASE_PASSWORD"])
+def test_a_connection_variable_without_a_type_means_postgres(name):
+    config = load({**BASE, name: "5432" if "PORT" in name else "value"})
+    assert config.database_type == "postgres"
+    assert config.source("database.type") == f"inferred from {name}"
+    assert config.notify_type == "postgres"
+
+
+def test_a_connection_key_in_the_file_without_a_type_means_postgres(tmp_path):
+    path = write_config(tmp_path, "database:\n  host: pg.internal\n  database: kube_node_manager\n")
+    config = load({**BASE, "KUBENODE_CONFIG": path})
+    assert (config.database_type, config["database.database"]) == ("postgres", "kube_node_manager")
+    assert config.source("database.type") == f"inferred from file {path}: database.host"
+
+
+def test_a_database_name_alone_keeps_sqlite():
+    config = load({**BASE, "DB_DATABASE": "/tmp/kubenode-test.sqlite3"})
+    assert config.database_type == "sqlite" and config.source("database.type") == "default"
+
+
+@pytest.mark.parametrize("type_env,host_env", [({"DB_TYPE": "sqlite"}, {"DB_HOST": "pg"}),
+                                               ({"DATABASE_TYPE": "sqlite3"}, {"DB_PASSWORD": "pw"})])
+def test_sqlite_with_a_postgresql_setting_stops_with_one_line_naming_both(type_env, host_env):
+    with pytest.raises(ConfigError) as info:
+        load({**BASE, **type_env, **host_env})
+    text = str(info.value)
+    assert "\n" not in text
+    assert f"from env {next(iter(type_env))}" in text and f"from env {next(iter(host_env))}" in text
+    assert "pw" not in text.replace("PostgreSQL", "").replace("password", "")
+
+
+# --- unknown keys and variables: warnings naming the nearest known key
+
+def test_unknown_file_keys_are_warnings_naming_the_nearest_known_key(tmp_path):
+    path = write_config(tmp_path, """
+database:
+  type: postgres
+  hots: db.internal
+progress:
+  notify_type: redis
+  redis:
+    enabled: false
+    adress: "r:6379"
+""")
+    config = load({**BASE, "KUBENODE_CONFIG": path})
+    warnings = "\n".join(config.warnings)
+    assert len(config.warnings) == 3, warnings
+    assert f"unknown key database.hots in config file {path} is ignored; nearest known key: database.host" in warnings
+    assert "unknown key progress.redis.adress" in warnings and "nearest known key: progress.redis.addr" in warnings
+    assert "unknown key progress.redis.enabled" in warnings and "progress.notify_type" in warnings
+
+
+def test_unknown_own_prefixed_variables_are_warnings_and_others_are_not():
+    env = {**BASE, "PROGRESS_REDIS_ENABLED": "false", "DB_HOSTNAME": "x", "DATABASE_PROT": "1",
+           "PROGRESS_NOTIFYTYPE": "redis", "HOME": "/root", "REDIS_URL": "x", "DATABASE_URL": ""}
+    config = load(env)
+    by_name = {w.split()[3]: w for w in config.warnings}
+    assert set(by_name) == {"PROGRESS_REDIS_ENABLED", "DB_HOSTNAME", "DATABASE_PROT", "PROGRESS_NOTIFYTYPE"}
+    assert by_name["PROGRESS_REDIS_ENABLED"].endswith("nearest known variable: PROGRESS_NOTIFY_TYPE")
+    assert by_name["DB_HOSTNAME"].endswith("nearest known variable: DB_HOST")
+    assert by_name["DATABASE_PROT"].endswith("nearest known variable: DATABASE_PORT")
+    assert by_name["PROGRESS_NOTIFYTYPE"].endswith("nearest known variable: PROGRESS_NOTIFY_TYPE")
+
+
+def test_every_known_variable_and_key_is_quiet(tmp_path):
+    from kubenode.config import KEYS
+
+    env = {**BASE, "DB_TYPE": "postgres"}
+    for key in KEYS:
+        for name in key.env:
+            if name.startswith(("DB_", "DATABASE_", "PROGRESS_")) and name not in env:
+                env[name] = ""  # present but empty: still a known name
+    assert load(env).warnings == ()
+
+
+# --- the config file without KUBENODE_CONFIG
+
+def test_config_file_found_in_the_usual_locations(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    etc = tmp_path / "etc" / "config.yaml"
+    locations = ("configs/config.yaml", str(etc))
+    assert load(dict(BASE), config_locations=locations).config_file is None
+    etc.parent.mkdir()
+    etc.write_text("database:\n  type: postgres\n")
+    config = load(dict(BASE), config_locations=locations)
+    assert config.config_file == str(etc) and config.database_type == "postgres"
+    assert config.describe_file() == f"{etc} (found at {etc} (KUBENODE_CONFIG not set))"
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "config.yaml").write_text("progress:\n  poll_interval: 250\n")
+    config = load(dict(BASE), config_locations=locations)
+    assert config.config_file == str(tmp_path / "configs" / "config.yaml")
+    assert config["progress.poll_interval"] == 250 and config.database_type == "sqlite"
+    assert config.source("progress.poll_interval") == f"file {config.config_file}: progress.poll_interval"
+    # KUBENODE_CONFIG wins over both
+    named = write_config(tmp_path, "progress:\n  poll_interval: 300\n")
+    assert load({**BASE, "KUBENODE_CONFIG": named}, config_locations=locations)["progress.poll_interval"] == 300
+
+
+def test_the_default_locations_are_the_documented_ones():
+    from kubenode.config import CONFIG_FILE_LOCATIONS
+
+    assert CONFIG_FILE_LOCATIONS == ("configs/config.yaml", "/etc/kubenode/config.yaml")

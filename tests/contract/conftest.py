@@ -73,3 +73,9 @@ def _backend(request):
 def unique():
     """A name prefix unique to the test, so tests share one server without colliding."""
     return "t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(params=["kube-apiserver"])
+def real_backend(request):
+    """The real kube-apiserver alone: for what only real RBAC can show (roles bound to service accounts)."""
+    yield from _backend(request)

@@ -178,7 +178,7 @@ def test_a_template_applies_whole_and_typed_values_add_to_it(cluster):
 
 
 def test_parameters_round_trip_through_form_data(cluster):
-    for action, params in (("label", {"set": {"a": "b"}, "remove": ["c"], "confirm_reserved": False,
+    for action, params in (("label", {"set": {"a": "b"}, "remove": ["c"], "confirm_reserved": True,
                                       "taints": [{"key": "t", "value": "v", "effect": "NoExecute"}]}),
                            ("untaint", {"taints": [{"key": "t", "effect": ""}]}),
                            ("drain", validate_action("drain", {"timeout": 60, "force": True, "reason": "r"}))):

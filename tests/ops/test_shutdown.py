@@ -209,7 +209,8 @@ def test_embedded_sigterm_refuses_batches_hands_back_and_the_next_start_finishes
 
     # the drain would block again: cancel it while nothing runs; the next start finishes the cordon batch
     done = _manage(env, "shell", "-c", f"from nodes import batches; from progress.models import ProgressTask; "
-                                       f"batches.cancel_batch(ProgressTask.objects.get(pk='{drain_id}'))")
+                                       f"t = ProgressTask.objects.get(pk='{drain_id}'); "
+                                       f"batches.cancel_batch(t, t.user)")
     assert done.returncode == 0, done.stderr
     assert task(drain_id)["status"] == "cancelled"
     app_server("embedded-again", **env)

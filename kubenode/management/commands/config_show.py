@@ -23,10 +23,14 @@ class Command(BaseCommand):
         config = settings.CONFIG
         rows = config.as_rows()
         if options["json"]:
-            self.stdout.write(json.dumps({"config_file": config.config_file, "settings": rows}, indent=2))
+            self.stdout.write(json.dumps({"config_file": config.config_file,
+                                          "config_file_source": config.config_file_source,
+                                          "warnings": list(config.warnings), "settings": rows}, indent=2))
             return
         width = max(len(r["key"]) for r in rows)
-        self.stdout.write(f"config file: {config.config_file or '(none: KUBENODE_CONFIG not set)'}")
+        self.stdout.write(f"config file: {config.describe_file()}")
+        for warning in config.warnings:
+            self.stdout.write(f"warning: {warning}")
         for row in rows:
             value = row["value"]
             if isinstance(value, list):

@@ -1,4 +1,9 @@
-"""Serve a simulated Kubernetes API (nodes, pods, eviction, PDBs) on 127.0.0.1 and write a kubeconfig for it."""
+"""Serve a simulated Kubernetes API (nodes, pods, eviction, PDBs) on 127.0.0.1 and write a kubeconfig for it.
+
+What it writes works with stock kubectl as written: HTTPS by default (a throw-away self-signed certificate, its CA in
+the kubeconfig, bearer tokens), or with --plain-http no token at all (kubectl sends none over plain HTTP) and every
+request acts as the admin.
+"""
 
 import argparse
 import signal
@@ -17,7 +22,8 @@ def _fraction(text):
 
 
 class Command(BaseCommand):
-    help = "Serve a simulated Kubernetes API server over plain HTTP on 127.0.0.1 and write a kubeconfig for it."
+    help = ("Serve a simulated Kubernetes API server over HTTPS on 127.0.0.1 and write a kubeconfig for it that "
+            "kubectl and kubenode use as written.")
 
     def add_arguments(self, parser):
         parser.add_argument("--nodes", type=int, default=50, help="number of nodes (3 are control-plane)")
@@ -37,8 +43,14 @@ class Command(BaseCommand):
         parser.add_argument("--eviction-version", choices=("v1", "v1beta1"), default="v1",
                             help="policy version announced for pods/eviction in discovery")
         parser.add_argument("--tls", action="store_true",
-                            help="serve HTTPS with a throw-away self-signed certificate (kubectl sends tokens only "
-                                 "over TLS)")
+                            help="serve HTTPS with a throw-away self-signed certificate (the default; kept for old "
+                                 "scripts)")
+        parser.add_argument("--plain-http", action="store_true",
+                            help="serve plain HTTP without authentication: every request acts as the admin and the "
+                                 "kubeconfig carries no token (kubectl sends tokens only over TLS)")
+        # The test harness's Python clients: plain HTTP *with* tokens, which the official Python client sends and
+        # kubectl does not (kubectl cannot use what this writes). Not for people.
+        parser.add_argument("--plain-http-with-tokens", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--simulate-activity", action="store_true",
                             help="now and then a worker turns NotReady and recovers")
         parser.add_argument("--no-metrics", action="store_true",
@@ -53,13 +65,19 @@ class Command(BaseCommand):
             raise CommandError("--nodes must be at least 1")
         if opts["latency_ms"] < 0 or opts["grace_cap"] < 0:
             raise CommandError("--latency-ms and --grace-cap must not be negative")
+        if opts["plain_http"] and opts["tls"]:
+            raise CommandError("--plain-http and --tls exclude each other")
+        if opts["plain_http"] and (opts["viewer_kubeconfig"] or opts["nobody_kubeconfig"]):
+            raise CommandError("--viewer-kubeconfig and --nobody-kubeconfig need TLS (kubectl sends tokens only over "
+                               "TLS, so over plain HTTP every request is the admin): drop --plain-http")
+        plain = opts["plain_http"] or opts["plain_http_with_tokens"]
         try:
             sim = Simulator(nodes=opts["nodes"], port=opts["port"], seed=opts["seed"], latency_ms=opts["latency_ms"],
                             fail_rate=opts["fail_rate"], conflict_rate=opts["conflict_rate"],
                             grace_cap=opts["grace_cap"], activity=opts["simulate_activity"],
                             eviction_version=opts["eviction_version"], admin_token=opts["admin_token"],
                             viewer_token=opts["viewer_token"], nobody_token=opts["nobody_token"],
-                            tls=opts["tls"], metrics=not opts["no_metrics"])
+                            tls=not plain, metrics=not opts["no_metrics"], anonymous_admin=opts["plain_http"])
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{opts['port']}: {exc.strerror}") from None
         sim.write_kubeconfig(opts["kubeconfig"])

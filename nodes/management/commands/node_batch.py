@@ -38,7 +38,7 @@ from progress.writer import failed_nodes
 FLAGS = {"set": "--set", "remove": "--remove", "taints": "--taint", "template": "--template", "reason": "--reason",
          "concurrency": "--concurrency", "grace_period": "--grace-period", "timeout": "--timeout",
          "pod_selector": "--pod-selector", "skip_wait_for_delete_timeout": "--skip-wait-for-delete-timeout",
-         "selector": "--selector", "node": "--nodes"}
+         "selector": "--selector", "node": "--nodes", "confirm_reserved": "--confirm-reserved"}
 DRAIN_OPTIONS = ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction", "grace_period", "timeout",
                  "pod_selector", "skip_wait_for_delete_timeout")
 
@@ -63,6 +63,8 @@ def form_data(opts: dict) -> dict:
     data = {"action": action, "set": "\n".join(opts["set"] or []), "remove": "\n".join(removes),
             "taints": "\n".join(taints), "reason": opts["reason"] or "", "concurrency": opts["concurrency"] or "",
             "pod_selector": opts["pod_selector"] or ""}
+    if opts.get("confirm_reserved"):
+        data["confirm_reserved"] = True
     if opts["template"]:
         template = LabelTaintTemplate.objects.filter(name=opts["template"]).first()
         if template is None:
@@ -110,6 +112,8 @@ class Command(BaseCommand):
         parser.add_argument("--template", metavar="NAME",
                             help="apply a label/taint template (label: all of it; unlabel: take it off)")
         parser.add_argument("--reason", default="")
+        parser.add_argument("--confirm-reserved", action="store_true",
+                            help="confirm changing keys under kubernetes.io/ or k8s.io/ and adding NoExecute taints")
         parser.add_argument("--concurrency", default="",
                             help="nodes at once (1 up to the per-cluster limit for the action; default the limit)")
         drain = parser.add_argument_group("drain options (as kubectl drain; one set of defaults with the pages)")

@@ -1,0 +1,93 @@
+"""Errors of the API as RFC 9457 problem documents (application/problem+json), with the pages' messages.
+
+{"type": "about:blank", "title": the HTTP reason, "status": code, "detail": the message a page would show,
+"instance": the request path} and, for bad input, "errors": [{"field": name or null, "message": text}].
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from nodes.kube.errors import KubeError
+
+from .tokens import RateLimited
+
+CONTENT_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """An API error with its status and message (and, for bad input, the message of each field)."""
+
+    def __init__(self, status: int, detail: str, errors: list[dict] | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.headers = status, detail, errors, headers or {}
+
+
+def problem_response(request, status: int, detail: str, errors: list[dict] | None = None,
+                     headers: dict | None = None) -> HttpResponse:
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail,
+            "instance": request.path}
+    if errors:
+        body["errors"] = errors
+    response = HttpResponse(json.dumps(body), status=status, content_type=CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def form_problem(form) -> Problem:
+    """A bound form's errors, each prefixed by its field's label as the pages show them."""
+    errors, lines = [], []
+    for name, messages in form.errors.items():
+        field = form.fields.get(name)
+        label = str(field.label) if field is not None and field.label else ""
+        for text in messages:
+            errors.append({"field": None if name == "__all__" else name, "message": text})
+            lines.append(f"{label}: {text}" if label and not text.startswith(label) else text)
+    return Problem(400, "; ".join(lines), errors)
+
+
+def _validation(request, exc: ValidationError):
+    messages = exc.messages
+    return problem_response(request, 400, "; ".join(messages), [{"field": None, "message": m} for m in messages])
+
+
+def _schema(request, exc: NinjaValidationError):
+    errors = []
+    for error in exc.errors:
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload")]
+        errors.append({"field": ".".join(loc) or None, "message": error.get("msg", "invalid")})
+    detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+    return problem_response(request, 400, detail or "the request is not valid", errors)
+
+
+def _unexpected(request, exc: Exception):
+    log.exception("API error on %s %s", request.method, request.path)
+    return problem_response(request, 500, "the server failed to answer this request; it is logged")
+
+
+def install(api) -> None:
+    """Every error of `api` answered as a problem document."""
+    api.add_exception_handler(Problem, lambda r, e: problem_response(r, e.status, e.detail, e.errors, e.headers))
+    api.add_exception_handler(ValidationError, _validation)
+    api.add_exception_handler(NinjaValidationError, _schema)
+    api.add_exception_handler(PermissionDenied, lambda r, e: problem_response(
+        r, 403, str(e) or "you may not do this"))
+    api.add_exception_handler(Http404, lambda r, e: problem_response(r, 404, str(e) or "not found"))
+    api.add_exception_handler(AuthenticationError, lambda r, e: problem_response(
+        r, 401, "an access token is needed: send 'Authorization: Bearer <token>' (a token that is unknown, revoked "
+                "or expired is refused)", headers={"WWW-Authenticate": 'Bearer realm="kubenode"'}))
+    api.add_exception_handler(RateLimited, lambda r, e: problem_response(
+        r, 429, str(e), headers={"Retry-After": str(e.retry_after)}))
+    api.add_exception_handler(KubeError, lambda r, e: problem_response(
+        r, 404 if getattr(e, "status", 0) == 404 else 502, str(e)))
+    api.add_exception_handler(Exception, _unexpected)
+    api.add_exception_handler(HttpError, lambda r, e: problem_response(r, e.status_code, str(e)))

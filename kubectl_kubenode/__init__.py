@@ -1,0 +1,1 @@
+"""`kubectl kubenode`: the command-line client of kubenode's API (the standard library only)."""
