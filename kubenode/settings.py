@@ -6,6 +6,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from accounts.conf import login_settings
 from kubenode import config as kconfig
 
 try:
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "progress",
     "ninja",  # the API's OpenAPI page, served from its own static files
     "api",
+    "accounts",
 ]
 # The simulated API server (`manage.py kube_sim`) is a development and test tool: its app is installed when the
 # package is present, which it is in a checkout and never in the production image.
@@ -146,6 +148,13 @@ if CONFIG["progress.listener"] == "standalone":
     CHANNEL_LAYERS = {"default": {"BACKEND": "progress.notify.layer.SharedLayer"}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer", "CONFIG": {"capacity": 1000}}}
+
+# Logins: local passwords, and OIDC / LDAP when enabled (auth.*), their groups mapped to roles (accounts.roles).
+try:
+    globals().update(login_settings(CONFIG))
+except ValueError as exc:
+    sys.stderr.write(f"kubenode: configuration error: {exc}\n")
+    raise SystemExit(2) from None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
