@@ -6,14 +6,15 @@ LDAP_BACKEND = "accounts.ldap_backend.LDAPRoleBackend"
 
 
 def login_settings(config) -> dict:
-    """AUTHENTICATION_BACKENDS and the settings of mozilla-django-oidc and django-auth-ldap for what is enabled."""
-    out: dict = {"AUTHENTICATION_BACKENDS": ["accounts.backends.LocalBackend"]}
+    """LOGIN_BACKENDS (the authentication backends, after the lockout's) and the settings of mozilla-django-oidc
+    and django-auth-ldap for what is enabled."""
+    out: dict = {"LOGIN_BACKENDS": ["accounts.backends.LocalBackend"]}
     if config["auth.oidc.enabled"]:
         missing = [k for k in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "client_id")
                    if not config[f"auth.oidc.{k}"]]
         if missing:
             raise ValueError("auth.oidc.enabled needs " + ", ".join(f"auth.oidc.{k}" for k in missing))
-        out["AUTHENTICATION_BACKENDS"].append("accounts.backends.OIDCBackend")
+        out["LOGIN_BACKENDS"].append("accounts.backends.OIDCBackend")
         out.update(
             OIDC_OP_AUTHORIZATION_ENDPOINT=config["auth.oidc.authorization_endpoint"],
             OIDC_OP_TOKEN_ENDPOINT=config["auth.oidc.token_endpoint"],
@@ -37,7 +38,7 @@ def login_settings(config) -> dict:
 
         if not config["auth.ldap.server_uri"] or not config["auth.ldap.user_search_base"]:
             raise ValueError("auth.ldap.enabled needs auth.ldap.server_uri and auth.ldap.user_search_base")
-        out["AUTHENTICATION_BACKENDS"].append(LDAP_BACKEND)
+        out["LOGIN_BACKENDS"].append(LDAP_BACKEND)
         out.update(
             AUTH_LDAP_SERVER_URI=config["auth.ldap.server_uri"],
             AUTH_LDAP_START_TLS=config["auth.ldap.start_tls"],

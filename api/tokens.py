@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kubenode import access
 
@@ -40,17 +41,18 @@ def create_token(user, name: str, scope: str = ApiToken.Scope.READ, days: int | 
     """A new token of `user`; returns it and its secret (shown once: only its digest is stored)."""
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError("give the token a name (what it is for, e.g. ci-pipeline)")
+        raise ValidationError(_("give the token a name (what it is for, e.g. ci-pipeline)"))
     if len(name) > 100:
-        raise ValidationError("a token's name has at most 100 characters")
+        raise ValidationError(_("a token's name has at most 100 characters"))
     if scope not in ApiToken.Scope.values:
-        raise ValidationError(f"unknown scope {scope!r}: read or actions")
+        raise ValidationError(_("unknown scope %(scope)s: read or actions") % {"scope": repr(scope)})
     longest = int(settings.CONFIG["api.token_max_days"])
     days = int(settings.CONFIG["api.token_default_days"]) if days in (None, "") else days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= longest:
-        raise ValidationError(f"a token is valid from 1 to {longest} days; {days!r} is not")
+        raise ValidationError(_("a token is valid from 1 to %(longest)s days; %(days)s is not") % {
+            "longest": longest, "days": repr(days)})
     if ApiToken.objects.filter(user=user, name=name).exists():
-        raise ValidationError(f"you have a token named {name} already; choose another name")
+        raise ValidationError(_("you have a token named %(name)s already; choose another name") % {"name": name})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     try:
@@ -58,7 +60,8 @@ def create_token(user, name: str, scope: str = ApiToken.Scope.READ, days: int | 
             token = ApiToken.objects.create(user=user, name=name, prefix=secret[:10], digest=digest(secret),
                                             scope=scope, created_at=now, expires_at=now + timedelta(days=days))
     except IntegrityError:
-        raise ValidationError(f"you have a token named {name} already; choose another name") from None
+        raise ValidationError(_("you have a token named %(name)s already; choose another name") % {
+            "name": name}) from None
     return token, secret
 
 

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from . import tokens
@@ -15,19 +17,23 @@ from .models import ApiToken
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="what it is for, e.g. ci-pipeline")
-    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ,
-                              widget=forms.RadioSelect,
-                              help_text="read: lists, details, previews; actions: also what your role allows "
-                                        "(batches, cancel, retry, templates)")
-    days = forms.IntegerField(label="Valid for (days)", min_value=1)
+    name = forms.CharField(max_length=100, label=gettext_lazy("Name"),
+                           help_text=gettext_lazy("what it is for, e.g. ci-pipeline"))
+    scope = forms.ChoiceField(choices=[(ApiToken.Scope.READ, pgettext_lazy("token scope", "read")),
+                                       (ApiToken.Scope.ACTIONS, pgettext_lazy(
+                                           "token scope", "read and the actions of the user's role"))],
+                              initial=ApiToken.Scope.READ, widget=forms.RadioSelect, label=gettext_lazy("Scope"),
+                              help_text=gettext_lazy("read: lists, details, previews; actions: also what your role "
+                                                     "allows (batches, cancel, retry, templates)"))
+    days = forms.IntegerField(label=gettext_lazy("Valid for (days)"), min_value=1)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         longest = int(settings.CONFIG["api.token_max_days"])
-        self.fields["days"] = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=longest,
+        self.fields["days"] = forms.IntegerField(label=gettext_lazy("Valid for (days)"), min_value=1,
+                                                 max_value=longest,
                                                  initial=int(settings.CONFIG["api.token_default_days"]),
-                                                 help_text=f"1 to {longest}")
+                                                 help_text=_("1 to %(longest)s") % {"longest": longest})
 
 
 def token_list(request):
@@ -59,5 +65,5 @@ def token_revoke(request, pk):
         tokens.revoke_token(request.user, token)
     except PermissionDenied:
         raise Http404("no such token") from None
-    messages.success(request, f"Token {token.name} revoked: it is refused from now on.")
+    messages.success(request, _("Token %(name)s revoked: it is refused from now on.") % {"name": token.name})
     return redirect("api:token_list")

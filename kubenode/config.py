@@ -73,8 +73,11 @@ class Value:
 
     def shown(self) -> Any:
         if self.secret:
-            return "set" if self.value not in (None, "") else "not set"
+            return "set" if self.value not in (None, "", []) else "not set"
         return self.value
+
+    def __repr__(self) -> str:  # error pages and logs show reprs: a secret is never in one
+        return f"Value(key={self.key!r}, value={self.shown()!r}, source={self.source!r})"
 
 
 # --- parsers: each takes the raw value and returns the typed one, or raises ValueError
@@ -243,6 +246,53 @@ class Key:
     doc: str = ""
 
 
+# Secret keys shipped as examples (deploy/): never accepted outside DEBUG.
+EXAMPLE_SECRET_KEYS = frozenset({
+    "example-only-replace-me-example-only-replace-me-example-only",
+    "change-me-to-50-random-characters-change-me-to-50-random-characters",
+})
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def weak_secret_key(key: str) -> str:
+    """Why `key` must not protect a production site (shorter than 50 characters, or an example), or ""."""
+    if key in EXAMPLE_SECRET_KEYS or "change-me" in key or "replace-me" in key:
+        return "is the example from deploy/: set SECRET_KEY to a long random value of your own"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return (f"is {len(key)} characters long: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    return ""
+
+
+# --- security: secrets rotation, HTTPS behind a proxy, sessions, login lockout, kubeconfig exec plugins
+SECURITY_KEYS: tuple[Key, ...] = (
+    Key("server.secret_key_fallbacks", _list, [], ("SECRET_KEY_FALLBACKS",), secret=True,
+        doc="comma-separated former SECRET_KEYs: sessions and stored kubeconfigs made with them still work "
+            "(`manage.py cluster_reencrypt` re-encrypts the kubeconfigs with the current key)"),
+    Key("server.https", _bool, False, ("KUBENODE_HTTPS",),
+        doc="the site is served over HTTPS (directly or behind a proxy): secure cookies, HTTP redirected to HTTPS "
+            "(except /healthz, /readyz, /metrics), HSTS"),
+    Key("server.proxy_ssl_header", _str, "", ("SECURE_PROXY_SSL_HEADER",),
+        doc="header a TLS-terminating proxy sets to `https` (e.g. X-Forwarded-Proto); only when the proxy "
+            "always sets or strips it"),
+    Key("server.hsts_seconds", _non_negative_int, 31536000, ("SECURE_HSTS_SECONDS",),
+        doc="Strict-Transport-Security max-age when server.https is on (0: no header)"),
+    Key("server.hsts_subdomains", _bool, True, ("SECURE_HSTS_SUBDOMAINS",),
+        doc="HSTS covers the subdomains too and may be preloaded (false: this host only; the two deploy checks "
+            "about it are then silenced as a choice)"),
+    Key("session.max_age", _duration_seconds, 43200.0, ("SESSION_MAX_AGE",),
+        doc="seconds (or 12h, 30m) a sign-in lasts"),
+    Key("auth.lockout_failures", _positive_int, 5, ("AUTH_LOCKOUT_FAILURES",),
+        doc="failed sign-ins, per user and per address, after which sign-in is locked"),
+    Key("auth.lockout_duration", _duration_seconds, 900.0, ("AUTH_LOCKOUT_DURATION",),
+        doc="seconds (or 15m, 1h) a lockout lasts; an admin can unlock earlier in the admin (Access attempts)"),
+    Key("clusters.allowed_exec_commands", _list, [], ("CLUSTERS_ALLOWED_EXEC_COMMANDS",),
+        doc="kubeconfig exec credential plugins that may run (command names or absolute paths, comma-separated); "
+            "empty: a kubeconfig with an exec user is refused"),
+    Key("clusters.exec_timeout", _duration_seconds, 10.0, ("CLUSTERS_EXEC_TIMEOUT",),
+        doc="seconds an allowed exec credential plugin may run"),
+)
+
 KEYS: tuple[Key, ...] = (
     # database.*
     Key("database.type", _choice(tuple(sorted(set(DATABASE_TYPES.values()))), DATABASE_TYPES),
@@ -371,6 +421,7 @@ KEYS: tuple[Key, ...] = (
         doc="where groups (groupOfNames, member=DN) are searched"),
     Key("auth.ldap.group_filter", _str, "(objectClass=groupOfNames)", ("AUTH_LDAP_GROUP_FILTER",),
         doc="the group search filter"),
+    *SECURITY_KEYS,
 )
 
 KEYS_BY_NAME = {k.key: k for k in KEYS}

@@ -11,6 +11,7 @@ English, applies.
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.utils import timezone, translation
@@ -61,6 +62,18 @@ def preference_of(user):
     return Preference.objects.filter(user=user).first()
 
 
+def remember_page_language(user, language: str) -> None:
+    """What the user's pages speak now (written when it changes): their batches' errors follow it."""
+    from django.db import IntegrityError
+
+    from kubenode.models import Preference
+
+    try:
+        Preference.objects.update_or_create(user=user, defaults={"page_language": language})
+    except IntegrityError:  # another request of this user made the row meanwhile: the next one writes it
+        pass
+
+
 def remember(user, language: str | None = None, time_zone: str | None = None) -> None:
     """Store the user's choice (None leaves a value as it is)."""
     if user is None or not user.is_authenticated:
@@ -87,7 +100,10 @@ class UserLocaleMiddleware:
             settings.PAGE_LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
-        tz = (zone(pref.time_zone) if pref else None) or zone(request.COOKIES.get(TZ_COOKIE))
+        if getattr(request, "user", None) is not None and request.user.is_authenticated and \
+                (pref is None or pref.page_language != language):
+            remember_page_language(request.user, language)
+        tz = (zone(pref.time_zone) if pref else None) or zone(unquote(request.COOKIES.get(TZ_COOKIE, "")))
         timezone.activate(tz or zoneinfo.ZoneInfo(settings.TIME_ZONE))
         try:
             response = self.get_response(request)
@@ -99,15 +115,16 @@ class UserLocaleMiddleware:
 
 
 def task_language(task) -> str:
-    """The language a batch's node errors are written in: its user's remembered language, else
-    server.language_code."""
+    """The language a batch's node errors are written in: its user's chosen language, else the language their
+    pages last spoke, else server.language_code."""
     try:
         from kubenode.models import Preference
 
-        language = Preference.objects.filter(user_id=task.user_id).values_list("language", flat=True).first()
+        chosen, page = Preference.objects.filter(user_id=task.user_id).values_list(
+            "language", "page_language").first() or ("", "")
     except Exception:  # noqa: BLE001 - the words of the errors never stop a batch
-        language = None
-    return offered(language) or settings.PAGE_LANGUAGE_CODE
+        chosen = page = None
+    return offered(chosen) or offered(page) or settings.PAGE_LANGUAGE_CODE
 
 
 def context(request):

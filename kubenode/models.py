@@ -10,6 +10,9 @@ class Preference(models.Model):
                                 verbose_name=_("user"))
     language = models.CharField(_("language"), max_length=16, blank=True,
                                 help_text=_("Empty: the language the browser asks for."))
+    page_language = models.CharField(_("language of the last page"), max_length=16, blank=True,
+                                     help_text=_("What the user's pages last spoke (the browser's choice when no "
+                                                 "language was chosen): the words of their batches' errors."))
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True,
                                  help_text=_("Empty: the browser's time zone, else the configured default."))
 

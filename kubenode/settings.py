@@ -42,6 +42,11 @@ def _debug_secret_key() -> str:
 
 
 SECRET_KEY = CONFIG["server.secret_key"] or _debug_secret_key()
+SECRET_KEY_FALLBACKS = CONFIG["server.secret_key_fallbacks"]
+_weak_key = kconfig.weak_secret_key(SECRET_KEY)
+if _weak_key and not DEBUG:
+    sys.stderr.write(f"kubenode: configuration error: server.secret_key (env SECRET_KEY) {_weak_key}\n")
+    raise SystemExit(2)
 ALLOWED_HOSTS = CONFIG["server.allowed_hosts"]
 CSRF_TRUSTED_ORIGINS = CONFIG["server.csrf_trusted_origins"]
 
@@ -54,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "csp",
     "kubenode",
     "nodes",
     "progress",
@@ -79,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "kubenode.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "kubenode.urls"
@@ -151,10 +160,11 @@ else:
 
 # Logins: local passwords, and OIDC / LDAP when enabled (auth.*), their groups mapped to roles (accounts.roles).
 try:
-    globals().update(login_settings(CONFIG))
+    _LOGINS = login_settings(CONFIG)
 except ValueError as exc:
     sys.stderr.write(f"kubenode: configuration error: {exc}\n")
     raise SystemExit(2) from None
+globals().update({k: v for k, v in _LOGINS.items() if k != "LOGIN_BACKENDS"})
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -167,8 +177,53 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(CONFIG["session.max_age"])
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# HTTPS (server.https), directly or behind a TLS-terminating proxy (server.proxy_ssl_header)
+if CONFIG["server.proxy_ssl_header"]:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + CONFIG["server.proxy_ssl_header"].upper().replace("-", "_"), "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CONFIG["server.https"]
+SECURE_SSL_REDIRECT = CONFIG["server.https"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes speak plain HTTP
+SECURE_HSTS_SECONDS = CONFIG["server.hsts_seconds"] if CONFIG["server.https"] else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = CONFIG["server.hsts_subdomains"]
+if not CONFIG["server.hsts_subdomains"]:  # the operator chose HSTS for this host only
+    SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy: the pages load only their own scripts, styles, images and fonts; the progress bars set
+# their width in a style attribute.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Sign-in lockout (django-axes): per user and per address, configurable; admins unlock in the admin
+AXES_FAILURE_LIMIT = CONFIG["auth.lockout_failures"]
+AXES_COOLOFF_TIME = CONFIG["auth.lockout_duration"] / 3600  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "kubenode.lockout.locked_out"
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password"]
+AUTHENTICATION_BACKENDS = [
+    "kubenode.lockout.LockoutBackend",
+    *_LOGINS["LOGIN_BACKENDS"],  # local passwords, then OIDC and LDAP when enabled (accounts.conf)
+]
 
 # Languages (docs/i18n.md): the user's remembered choice, else the browser's Accept-Language, else
 # server.language_code (kubenode.locale); only server.languages are offered. Django's own LANGUAGE_CODE stays English:

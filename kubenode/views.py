@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from kubenode import runtime
@@ -62,15 +63,16 @@ def bad_request(request, exception=None):
 
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        message = (f"The request is larger than the limit of {limit / 1_000_000:.1f} MB ({limit:,} bytes). "
-                   "Select fewer nodes, or use node_batch with a label selector.")
+        message = _("The request is larger than the limit of %(mb)s MB (%(bytes)s bytes). Select fewer nodes, or "
+                    "use node_batch with a label selector.") % {"mb": f"{limit / 1_000_000:.1f}", "bytes": f"{limit:,}"}
     elif isinstance(exception, TooManyFieldsSent):
-        message = (f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields. "
-                   "Select fewer nodes, or select all matching nodes with a filter.")
+        message = _("The request has more than %(count)s fields. Select fewer nodes, or select all matching nodes "
+                    "with a filter.") % {"count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}"}
     elif isinstance(exception, TooManyFilesSent):
-        message = f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} files."
+        message = _("The request has more than %(count)s files.") % {
+            "count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES:,}"}
     else:
-        message = "The request could not be understood."
+        message = _("The request could not be understood.")
     return bad_input(request, message)
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from kubenode import access
 
 from . import crypto
+from .cluster_secrets import exec_command, redact_url
 from .kube import KubeError
 from .kube import client as kube_client
 from .kube import drain as drain_ops
@@ -94,7 +95,7 @@ def resolve_context(doc: dict, context: str | None) -> tuple[str, str]:
     if ctx.get("user") and ctx.get("user") not in _named(doc, "users"):
         raise ValidationError(_("context %(context)s refers to user %(user)s, which is not in the kubeconfig") % {
             "context": repr(name), "user": repr(ctx.get("user"))})
-    return name, server
+    return name, redact_url(server)  # stored and shown: never with the credentials a URL may carry
 
 
 def _clean_name(name: str) -> str:
@@ -126,6 +127,10 @@ def import_cluster(name: str, kubeconfig_text: str, context: str | None = None, 
         cluster.kubeconfig_encrypted = crypto.encrypt(kubeconfig_text)
         cluster.save()
     log.info("cluster %s %s (context %s, server %s)", name, "imported" if created else "updated", context, server)
+    command = exec_command(doc, context)
+    if command:
+        log.warning("cluster %s gets its credentials from the exec plugin %r (allowed by "
+                    "clusters.allowed_exec_commands); it runs in the web and worker processes", name, command)
     return cluster
 
 

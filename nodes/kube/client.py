@@ -34,9 +34,12 @@ def q(name: str) -> str:
 class Kube:
     """A thin JSON transport over the official client's ApiClient."""
 
-    def __init__(self, api_client, server: str):
+    def __init__(self, api_client, server: str, expires=None):
+        from nodes.cluster_secrets import redact_url
+
         self.api = api_client
-        self.server = server
+        self.server = redact_url(server)  # shown in errors and logs: never the credentials of a URL
+        self.expires = expires  # when the credential of an exec plugin runs out (None: never)
         self._discovery: dict = {}
         self._dlock = threading.Lock()
 
@@ -114,16 +117,25 @@ def _build(kubeconfig_text: str | None, context: str | None, in_cluster: bool) -
     from kubernetes import client, config
 
     cfg = client.Configuration()
+    expires = None
     if in_cluster:
         try:
             config.load_incluster_config(client_configuration=cfg)
         except Exception as exc:
             raise KubeError(f"the in-cluster service account cannot be used: {exc}") from None
     else:
+        from django.core.exceptions import ValidationError
+
+        from nodes import cluster_secrets
+
         try:
             doc = yaml.safe_load(kubeconfig_text or "")
         except yaml.YAMLError:
             raise KubeError("the stored kubeconfig is not valid YAML") from None
+        try:  # an exec plugin runs only when allowed, here, with a timeout; its token replaces it
+            doc, expires = cluster_secrets.with_exec_credential(doc if isinstance(doc, dict) else {}, context)
+        except ValidationError as exc:
+            raise KubeError("; ".join(exc.messages), reason="ExecRefused") from None
         try:
             config.load_kube_config_from_dict(doc, context=context or None, client_configuration=cfg,
                                               persist_config=False)
@@ -134,7 +146,7 @@ def _build(kubeconfig_text: str | None, context: str | None, in_cluster: bool) -
     cfg.client_go_retries = False
     if not cfg.verify_ssl and cfg.host.startswith("https"):
         _warn_insecure_once(cfg.host)
-    return Kube(client.ApiClient(cfg), cfg.host)
+    return Kube(client.ApiClient(cfg), cfg.host, expires)
 
 
 _insecure_hosts: set[str] = set()
@@ -147,10 +159,12 @@ def _warn_insecure_once(host: str) -> None:
     import urllib3
 
     warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    from nodes.cluster_secrets import redact_url
+
     if host not in _insecure_hosts:
         _insecure_hosts.add(host)
         log.warning("TLS certificate verification is disabled by the kubeconfig for %s "
-                    "(insecure-skip-tls-verify)", host)
+                    "(insecure-skip-tls-verify)", redact_url(host))
 
 
 def for_cluster(cluster) -> Kube:
@@ -160,9 +174,11 @@ def for_cluster(cluster) -> Kube:
     in_cluster = cluster.source == "in_cluster"
     fp = "in-cluster" if in_cluster else crypto.fingerprint(cluster.kubeconfig_encrypted or "")
     key = (cluster.pk, cluster.name, fp, cluster.context)
+    from nodes.cluster_secrets import expired
+
     with _lock:
         kube = _cache.get(key)
-    if kube is not None:
+    if kube is not None and not expired(kube.expires):
         return kube
     try:
         text = None if in_cluster else crypto.decrypt(cluster.kubeconfig_encrypted)
@@ -172,6 +188,8 @@ def for_cluster(cluster) -> Kube:
     with _lock:
         for old in [k for k in _cache if k[0] == cluster.pk and k != key]:
             _cache.pop(old, None)
+        if key in _cache and expired(_cache[key].expires):
+            _cache.pop(key)
         kube = _cache.setdefault(key, kube)
     return kube
 

@@ -70,7 +70,10 @@ def from_response(status: int, data: bytes, headers) -> KubeError:
 
 def from_exception(exc: Exception, server: str) -> KubeError:
     """A transport failure (refused, timeout, TLS, DNS) as one line; never the credentials."""
-    text = str(exc)
+    from nodes.cluster_secrets import redact_text, redact_url
+
+    text = redact_text(str(exc))
+    server = redact_url(server)
     low = text.lower()
     if "refused" in low:
         why = "connection refused"

@@ -3,6 +3,8 @@
 import time
 from datetime import UTC, datetime
 
+from django.utils.translation import gettext as _
+
 from . import quantity
 from .client import SMP, Kube, q
 from .errors import KubeError
@@ -131,7 +133,9 @@ def _with_conflict_retry(fn):
                 raise
             last = exc
             time.sleep(min(0.05 * (2 ** attempt), 0.5))
-    raise KubeError(f"{last} (still conflicting after {CONFLICT_RETRIES} attempts)", status=409)
+    raise KubeError(_("%(error)s (still conflicting after %(count)s attempts)") % {"error": last,
+                                                                                  "count": CONFLICT_RETRIES},
+                    status=409)
 
 
 def _labels(node: dict) -> dict:
@@ -218,7 +222,9 @@ def remove_taints(kube: Kube, name: str, taints: list[dict]) -> tuple[dict, dict
                 missing.append(f"{t['key']}{':' + t['effect'] if t.get('effect') else ''}")
             out = keep
         if missing:
-            raise KubeError(f"taint {', '.join(missing)} not found on node {name}", status=404, reason="NotFound")
+            raise KubeError(_("taint %(taints)s not found on node %(node)s") % {"taints": ", ".join(missing),
+                                                                                 "node": name},
+                            status=404, reason="NotFound")
         return out
 
     return _write_taints(kube, name, modify)

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
   var pgettext = window.pgettext || function (c, s) { return s; };
+  // the status filter applies when chosen (no inline handler: the Content-Security-Policy forbids them)
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
   document.querySelectorAll("tr[data-active]").forEach(function (row) {
     var id = row.dataset.task;
     var initial = {

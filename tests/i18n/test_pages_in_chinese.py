@@ -11,15 +11,15 @@ pytestmark = pytest.mark.django_db
 # Not pages of the console: probes, metrics, the favicon, the JSON of a task, the language switch and logout
 # (POST only), the JavaScript catalogue; the admin is Django's own (translated by Django) and is not walked here.
 NOT_PAGES = {"healthz", "readyz", "metrics", "favicon", "progress:task_json", "set_language", "javascript_catalog",
-             "logout", "nodes:cluster_check", "progress:task_cancel", "progress:task_retry"}
+             "logout", "nodes:cluster_check", "progress:task_cancel", "progress:task_retry", "api:token_revoke"}
 ROLES = ("viewer", "operator", "admin")
 
 
 def _named_patterns(resolver=None, namespace=""):
     for p in (resolver or get_resolver()).url_patterns:
         if isinstance(p, URLResolver):
-            if p.namespace == "admin" or (p.app_name or "") == "admin":
-                continue
+            if p.namespace in ("admin", "api-v1") or (p.app_name or "") == "admin":
+                continue  # Django's admin (Django's own words); the JSON API and its OpenAPI page
             ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
             yield from _named_patterns(p, ns)
         elif isinstance(p, URLPattern) and p.name:
