@@ -116,6 +116,9 @@ def test_oidc_logins_get_the_role_of_their_groups_claim_and_unmapped_users_are_r
     provider.set_account("olga", "olga@example.test", ["staff", "kn-operators"])
     provider.set_account("pete", "pete@example.test", ["kn-admins"])
     provider.set_account("quinn", "quinn@example.test", ["staff"])
+    from nodes.roles import ensure_groups
+
+    ensure_groups()
     browser_user("local-ops", "operator")
     hasher = PBKDF2PasswordHasher()
     User.objects.create(username="root", is_superuser=True, is_staff=True,
