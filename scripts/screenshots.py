@@ -3,9 +3,10 @@
 Starts what `make run` starts — a simulated 150-node "demo" cluster, kubenode on its embedded default (SQLite in a
 throw-away directory, the in-process notifier and worker) served by daphne — then walks the console as an operator
 would: overview, node list (also at 390 px), a label preview, a drain plan, the live progress dialog, the task detail
-and a node's detail page. Everything it started is stopped at the end.
+and a node's detail page — in English (NAME.png) and in Simplified Chinese (NAME.zh-CN.png, a browser asking for
+Chinese, in Shanghai's time zone). Everything it started is stopped at the end.
 
-    python scripts/screenshots.py [--out docs/screenshots]
+    python scripts/screenshots.py [--out docs/screenshots] [--language en|zh-hans|all]
 """
 
 from __future__ import annotations
@@ -52,26 +53,50 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
+# What the walk clicks and types, in each language's words; the browser's locale and time zone; the file suffix
+LANGUAGES = {
+    "en": {"locale": "en-US", "timezone": "UTC", "suffix": "", "Username": "Username", "Password": "Password",
+           "log in": re.compile("log in", re.I), "select page": "Select every node on this page", "Action": "Action",
+           "Labels to set": "Labels to set", "Preview": re.compile("^Preview"),
+           "Concurrency": re.compile("^Concurrency"),
+           "Run label": re.compile("^Run label"), "Drain options": "Drain options",
+           "options": ("delete emptyDir data", "force (unmanaged pods)"), "Reason": "Reason",
+           "ended": "complete|fail|cancel", "reason": "kernel upgrade"},
+    "zh-hans": {"locale": "zh-CN", "timezone": "Asia/Shanghai", "suffix": ".zh-CN", "Username": "用户名",
+                "Password": "密码", "log in": "登录", "select page": "选择本页所有节点", "Action": "操作",
+                "Labels to set": "要设置的标签", "Preview": re.compile("^预览"), "Concurrency": re.compile("^并发数"),
+                "Run label": re.compile("执行打标签$"), "Drain options": "腾空选项",
+                "options": ("删除 emptyDir 数据", "强制（无控制器管理的 Pod）"), "Reason": "原因",
+                "ended": "已完成|失败|已取消", "reason": "内核升级"},
+}
+
+
+SUFFIX = {"": ""}  # the file suffix of the language being walked
+
+
 def shoot(page, out: Path, name: str, full: bool = False) -> None:
     page.wait_for_timeout(400)
-    path = out / f"{name}.png"
+    path = out / f"{name}{SUFFIX['']}.png"
     page.screenshot(path=str(path), full_page=full)
     print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
-def walk(url: str, password: str, out: Path) -> None:
+def walk(url: str, password: str, out: Path, language: str = "en") -> None:
     from playwright.sync_api import sync_playwright
 
+    w = LANGUAGES[language]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        page = browser.new_context(viewport={"width": 1400, "height": 900}, locale=w["locale"],
+                                   timezone_id=w["timezone"]).new_page()
+        SUFFIX[""] = w["suffix"]
         page.set_default_timeout(60_000)
         page.goto(f"{url}/login/")
-        page.get_by_label("Username").fill("admin")
-        page.get_by_label("Password").fill(password)
+        page.get_by_label(w["Username"]).fill("admin")
+        page.get_by_label(w["Password"]).fill(password)
         with page.expect_navigation():
-            page.get_by_role("button", name=re.compile("log in", re.I)).click()
+            page.get_by_role("button", name=w["log in"]).click()
         page.goto(f"{url}/")
         shoot(page, out, "overview")
         page.goto(f"{url}/clusters/demo/nodes/?sort=status")
@@ -79,42 +104,43 @@ def walk(url: str, password: str, out: Path) -> None:
         shoot(page, out, "node-list")
         # a label batch: preview, then the live dialog
         page.goto(f"{url}/clusters/demo/nodes/?q=worker-00")
-        page.get_by_label("Select every node on this page").check()
-        page.get_by_label("Action", exact=True).select_option("label")
-        page.get_by_label("Labels to set").fill("team=blue, tier=gold")
+        page.get_by_label(w["select page"]).check()
+        page.get_by_label(w["Action"], exact=True).select_option("label")
+        page.get_by_label(w["Labels to set"]).fill("team=blue, tier=gold" if language == "en" else "team=red")
         with page.expect_navigation():
-            page.get_by_role("button", name=re.compile("^Preview")).click()
+            page.get_by_role("button", name=w["Preview"]).click()
         shoot(page, out, "preview")
-        concurrency = page.get_by_label(re.compile("^Concurrency"))
+        concurrency = page.get_by_label(w["Concurrency"])
         if concurrency.count():
             concurrency.fill("2")
         with page.expect_navigation():
-            page.get_by_role("button", name=re.compile("^Run label")).click()
+            page.get_by_role("button", name=w["Run label"]).click()
         page.get_by_role("dialog").first.wait_for()
         page.wait_for_function("() => document.querySelectorAll('.kn-progress-nodes li').length >= 12")
         shoot(page, out, "live-dialog")
         task = page.locator(".kn-progress a[href*='/progress/tasks/']").first.get_attribute("href")
-        page.wait_for_function("() => /complete|fail|cancel/.test((document.querySelector('.kn-progress-status')"
-                               " || {}).textContent || '')", timeout=120_000)
+        page.wait_for_function("(ended) => new RegExp(ended).test((document.querySelector('.kn-progress-status')"
+                               " || {}).textContent || '')", arg=w["ended"], timeout=120_000)
         page.goto(f"{url}{task}")
         shoot(page, out, "task-detail")
         # a drain plan with a blocked pod (the never-disruptible "ledger" app)
         page.goto(f"{url}/clusters/demo/nodes/?q=worker-00")
         for box in page.locator('input[name="node"]').all()[:6]:
             box.check()
-        page.get_by_label("Action", exact=True).select_option("drain")
-        page.locator("summary", has_text="Drain options").click()
-        for option in ("delete emptyDir data", "force (unmanaged pods)"):
+        page.get_by_label(w["Action"], exact=True).select_option("drain")
+        page.locator("summary", has_text=w["Drain options"]).click()
+        for option in w["options"]:
             page.get_by_label(option).check()
-        page.get_by_label("Reason").fill("kernel upgrade")
+        page.get_by_label(w["Reason"]).fill(w["reason"])
         with page.expect_navigation():
-            page.get_by_role("button", name=re.compile("^Preview")).click()
+            page.get_by_role("button", name=w["Preview"]).click()
         shoot(page, out, "drain-plan")
         # a node's page: one that runs pods of several owners, cordoned with a reason
         page.goto(f"{url}/clusters/demo/nodes/worker-0003/")
         shoot(page, out, "node-detail", full=True)
         # the node list on a phone
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2).new_page()
+        phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                    locale=w["locale"], timezone_id=w["timezone"]).new_page()
         phone.context.add_cookies(page.context.cookies())
         phone.goto(f"{url}/clusters/demo/nodes/?sort=status")
         shoot(phone, out, "node-list-390")
@@ -125,6 +151,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--nodes", type=int, default=150)
+    parser.add_argument("--language", choices=(*LANGUAGES, "all"), default="all",
+                        help="the pages' language (all: English, then Simplified Chinese)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +170,7 @@ def main(argv=None) -> int:
                                 str(sim_port), "--kubeconfig", str(kubeconfig), "--seed", "0"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         started.append(sim)
+        subprocess.run([str(ROOT / "scripts" / "compile-messages.sh")], check=True)  # the .mo of locale/
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "collectstatic", "--noinput", "-v", "0")
         manage(env, "shell", "-c", "from django.contrib.auth.models import User; "
@@ -158,7 +187,8 @@ def main(argv=None) -> int:
         started.append(web)
         wait_for(web_port, web, "daphne")
         print(f"screenshots of the demo cluster ({args.nodes} nodes) into {out}:")
-        walk(f"http://127.0.0.1:{web_port}", password, out)
+        for language in (LANGUAGES if args.language == "all" else (args.language,)):
+            walk(f"http://127.0.0.1:{web_port}", password, out, language)
     finally:
         for proc in reversed(started):
             proc.terminate()

@@ -78,9 +78,13 @@ def guide_database(pg_server, tmp_path):
     with open("/tmp/kubenode-kube_node_manager.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-                conn.execute(f"CREATE DATABASE {DATABASE}")
-        yield
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")  # a fresh one, as on first install
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+        try:
+            yield
+        finally:
+            with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def kubenode_env(pg_server) -> dict[str, str]:
@@ -280,3 +284,48 @@ def _deployment(sim) -> None:
     subprocess.run(["kubectl", "--kubeconfig", sim.kubeconfig, "create", "--validate=false", "-f", "-"],
                    input=json.dumps(manifest),
                    capture_output=True, text=True, timeout=60, check=True)
+
+
+THEIR_CONFIG = """
+database:
+  type: "postgres"
+  host: "postgres-service.default.svc.cluster.local"
+  port: 5432
+  database: "kube_node_manager"
+  username: "postgres"
+  password: "${DB_PASSWORD}"     # expanded from the environment
+  ssl_mode: "disable"
+  max_open_conns: 25             # 50 under high load
+  max_idle_conns: 10             # 20 under high load
+  max_lifetime: 3600             # seconds; 7200 under high load
+progress:
+  enable_database: true          # false = in-memory, single replica
+  notify_type: "postgres"        # postgres | redis | polling
+  poll_interval: 10000           # ms; the fallback/polling interval (500 and 200 in dev configs)
+  redis:
+    enabled: true
+    addr: "localhost:6379"       # its design also shows "redis-sentinel:26379" here
+    password: ""
+    db: 0
+    sentinel_addrs: ["sentinel-0:26379", "sentinel-1:26379"]
+    sentinel_master_name: "mymaster"
+"""
+
+
+def test_their_config_file_is_read_as_it_is_from_configs(tmp_path, monkeypatch):
+    """kube-node-manager's configs/config.yaml, unchanged, in the working directory: every key read, one warning."""
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "config.yaml").write_text(THEIR_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    config = load({"SECRET_KEY": "k" * 40, "DB_PASSWORD": "from-the-secret"})
+    path = str(tmp_path / "configs" / "config.yaml")
+    assert config.config_file == path and config.config_file_source.startswith("found at configs/config.yaml")
+    assert (config.database_type, config["database.host"], config["database.database"]) == (
+        "postgres", GUIDE_HOST, DATABASE)
+    assert (config["database.password"], config["database.max_lifetime"], config["database.max_idle_conns"]) == (
+        "from-the-secret", 3600.0, 10)
+    assert (config.notify_type, config["progress.poll_interval"]) == ("postgres", 10000)
+    assert config["progress.redis.sentinel_addrs"] == ["sentinel-0:26379", "sentinel-1:26379"]
+    assert config.source("database.host") == f"file {path}: database.host"
+    assert config.warnings == (f"unknown key progress.redis.enabled in config file {path} is ignored (Redis is used "
+                               f"exactly when progress.notify_type is redis); nearest known key: progress.notify_type",)

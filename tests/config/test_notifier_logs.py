@@ -65,3 +65,20 @@ def test_the_healthy_and_the_polling_start_up_lines(daphne_replicas):
     assert "falling back to polling" not in log and " ERROR " not in log and " WARNING " not in log
     log = wait_for_log(polling, r"Using polling mode for progress updates \(configured mode\)")
     assert " ERROR " not in log
+
+
+def test_each_notification_sent_is_logged_at_debug(caplog):
+    import logging
+    import uuid
+
+    from django.db import transaction
+
+    from progress.notify.base import Doorbell
+    from progress.notify.postgres import PostgresNotifier
+
+    task = str(uuid.uuid4())
+    with caplog.at_level(logging.DEBUG, logger="kubenode.progress.notify"), transaction.atomic():
+        PostgresNotifier(replica="logs").ring(Doorbell(task=task, user=1, seq=7, replica="logs"))
+    sent = [r for r in caplog.records if "Sending PostgreSQL notification" in r.getMessage()]
+    assert len(sent) == 1 and sent[0].levelno == logging.DEBUG
+    assert f"task={task} seq=7" in sent[0].getMessage()
