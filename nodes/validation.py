@@ -3,6 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -23,7 +24,8 @@ def control_character_error(text, *, multiline: bool = False) -> str:
         return ""
     match = (_CONTROL if multiline else _CONTROL_STRICT).search(text)
     if match:
-        return f"contains a control character (U+{ord(match.group()):04X}), which is not allowed"
+        return _("contains a control character (%(code)s), which is not allowed") % {
+            "code": f"U+{ord(match.group()):04X}"}
     return ""
 
 
@@ -31,22 +33,23 @@ def node_name_error(name) -> str:
     """Why `name` is not a Kubernetes node name (a lowercase RFC 1123 subdomain, at most 253 characters), or "".
     Checked before any API call: `.` and `..` would otherwise be normalised into other paths."""
     if not isinstance(name, str) or not name:
-        return "a node name must be a non-empty string"
+        return _("a node name must be a non-empty string")
     if len(name) > NODE_NAME_MAX or not DNS_SUBDOMAIN_RE.match(name):
         shown = name if len(name) <= 80 else name[:80] + "…"
         shown = shown.encode("unicode_escape").decode("ascii")
-        return (f"{shown!r} is not a valid node name (lower case letters, digits, '-' and '.', starting and ending "
-                f"with a letter or digit, at most {NODE_NAME_MAX} characters)")
+        return _("%(name)s is not a valid node name (lower case letters, digits, '-' and '.', starting and ending "
+                 "with a letter or digit, at most %(max)s characters)") % {"name": repr(shown), "max": NODE_NAME_MAX}
     return ""
 
 
 def check_node_names(names: list[str]) -> list[str]:
     """The names, each checked as a node name; ValidationError naming the first bad ones, or too many."""
     if len(names) > MAX_NODES:
-        raise ValidationError(f"{len(names)} nodes given: a batch acts on at most {MAX_NODES} nodes")
+        raise ValidationError(_("%(count)s nodes given: a batch acts on at most %(max)s nodes") % {
+            "count": len(names), "max": MAX_NODES})
     bad = [err for err in (node_name_error(n) for n in names) if err]
     if bad:
-        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        more = " " + _("(and %(count)s more)") % {"count": len(bad) - 3} if len(bad) > 3 else ""
         raise ValidationError("; ".join(bad[:3]) + more)
     return names
 # kubectl drain's options and the one set of defaults the pages, the command line and the API share. DaemonSet pods
@@ -58,41 +61,41 @@ DRAIN_DEFAULTS = {"ignore_daemonsets": True, "delete_emptydir_data": False, "for
 def qualified_name_error(key) -> str:
     """Why `key` is not a valid qualified name ([prefix/]name), or "" when it is."""
     if not isinstance(key, str) or not key:
-        return "must be a non-empty string"
+        return _("must be a non-empty string")
     parts = key.split("/")
     if len(parts) > 2:
-        return "a qualified name has at most one '/' (e.g. 'example.com/MyName')"
+        return _("a qualified name has at most one '/' (e.g. 'example.com/MyName')")
     if len(parts) == 2:
         prefix, name = parts
         if not prefix:
-            return "prefix part must be non-empty"
+            return _("prefix part must be non-empty")
         if len(prefix) > 253:
-            return "prefix part must be no more than 253 characters"
+            return _("prefix part must be no more than 253 characters")
         if not DNS_SUBDOMAIN_RE.match(prefix):
-            return ("prefix part must be a lowercase RFC 1123 subdomain (lower case alphanumerics, '-' or '.', "
-                    "starting and ending with an alphanumeric character, e.g. 'example.com')")
+            return _("prefix part must be a lowercase RFC 1123 subdomain (lower case alphanumerics, '-' or '.', "
+                     "starting and ending with an alphanumeric character, e.g. 'example.com')")
     else:
         name = parts[0]
     if not name:
-        return "name part must be non-empty"
+        return _("name part must be non-empty")
     if len(name) > 63:
-        return "name part must be no more than 63 characters"
+        return _("name part must be no more than 63 characters")
     if not NAME_RE.match(name):
-        return ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                "with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')")
+        return _("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                 "with an alphanumeric character (e.g. 'MyName', 'my.name' or '123-abc')")
     return ""
 
 
 def label_value_error(value) -> str:
     if not isinstance(value, str):
-        return "must be a string"
+        return _("must be a string")
     if value == "":
         return ""
     if len(value) > 63:
-        return "must be no more than 63 characters"
+        return _("must be no more than 63 characters")
     if not NAME_RE.match(value):
-        return ("must be empty or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                "with an alphanumeric character (e.g. 'MyValue', 'my_value' or '12345')")
+        return _("must be empty or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                 "with an alphanumeric character (e.g. 'MyValue', 'my_value' or '12345')")
     return ""
 
 
@@ -107,11 +110,14 @@ def is_reserved(key: str) -> bool:
 def _check_key(key, what: str, confirm_reserved: bool):
     err = qualified_name_error(key)
     if err:
-        raise ValidationError(f"invalid {what} key {key!r}: {err}")
+        raise ValidationError((_("invalid label key %(key)s: %(error)s") if what == "label" else
+                               _("invalid taint key %(key)s: %(error)s")) % {"key": repr(key), "error": err})
     if is_reserved(key) and not confirm_reserved:
         raise ValidationError(
-            f"{what} key {key!r} is under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); "
-            "confirm explicitly to change it"
+            (_("label key %(key)s is under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); confirm "
+               "explicitly to change it") if what == "label" else
+             _("taint key %(key)s is under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); confirm "
+               "explicitly to change it")) % {"key": repr(key)}
         )
 
 
@@ -123,7 +129,7 @@ def _bool(params, name, default=False) -> bool:
         return value.lower() in ("true", "1", "yes", "on")
     if value is None:
         return default
-    raise ValidationError(f"{name} must be true or false")
+    raise ValidationError(_("%(name)s must be true or false") % {"name": name})
 
 
 def _int(params, name, default, minimum, maximum) -> int:
@@ -135,9 +141,10 @@ def _int(params, name, default, minimum, maximum) -> int:
             raise ValueError
         number = int(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{name} must be a whole number") from None
+        raise ValidationError(_("%(name)s must be a whole number") % {"name": name}) from None
     if number < minimum or number > maximum:
-        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
+        raise ValidationError(_("%(name)s must be between %(minimum)s and %(maximum)s") % {
+            "name": name, "minimum": minimum, "maximum": maximum})
     return number
 
 
@@ -149,13 +156,13 @@ def _confirmed(params) -> dict:
 def _reason(params) -> str:
     reason = params.get("reason") or ""
     if not isinstance(reason, str):
-        raise ValidationError("reason must be text")
+        raise ValidationError(_("reason must be text"))
     err = control_character_error(reason, multiline=True)
     if err:
-        raise ValidationError(f"reason {err}")
+        raise ValidationError(_("reason %(error)s") % {"error": err})
     reason = " ".join(reason.split())
     if len(reason) > MAX_REASON:
-        raise ValidationError(f"reason must be at most {MAX_REASON} characters")
+        raise ValidationError(_("reason must be at most %(max)s characters") % {"max": MAX_REASON})
     return reason
 
 
@@ -165,27 +172,29 @@ def _key_list(value, what: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)):
-        raise ValidationError(f"{what} must be a list of keys")
+        raise ValidationError(_("%(name)s must be a list of keys") % {"name": what})
     return [k.strip() if isinstance(k, str) else k for k in value]
 
 
 def validate_taint(taint, *, require_effect=True) -> dict:
     if not isinstance(taint, dict):
-        raise ValidationError("each taint must be an object with key, value and effect")
+        raise ValidationError(_("each taint must be an object with key, value and effect"))
     key = taint.get("key")
     key = key.strip() if isinstance(key, str) else key
     err = qualified_name_error(key)
     if err:
-        raise ValidationError(f"invalid taint key {key!r}: {err}")
+        raise ValidationError(_("invalid taint key %(key)s: %(error)s") % {"key": repr(key), "error": err})
     value = taint.get("value") or ""
     err = label_value_error(value)
     if err:
-        raise ValidationError(f"invalid taint value {value!r} for key {key!r}: {err}")
+        raise ValidationError(_("invalid taint value %(value)s for key %(key)s: %(error)s") % {
+            "value": repr(value), "key": repr(key), "error": err})
     effect = taint.get("effect") or ""
     if effect or require_effect:
         if effect not in EFFECTS:
             raise ValidationError(
-                f"invalid taint effect {effect!r} for key {key!r}: must be one of {', '.join(EFFECTS)}"
+                _("invalid taint effect %(effect)s for key %(key)s: must be one of %(effects)s") % {
+                    "effect": repr(effect), "key": repr(key), "effects": ", ".join(EFFECTS)}
             )
     out = {"key": key, "effect": effect}
     if require_effect:
@@ -201,8 +210,8 @@ def _taints(taints: list, *, add: bool) -> list[dict]:
         for t in clean:
             pair = (t["key"], t["effect"])
             if pair in seen:
-                raise ValidationError(f"duplicate taint {t['key']}:{t['effect']}: taints must be unique by key "
-                                      "and effect")
+                raise ValidationError(_("duplicate taint %(taint)s: taints must be unique by key and effect") % {
+                    "taint": f"{t['key']}:{t['effect']}"})
             seen.add(pair)
     return clean
 
@@ -228,23 +237,24 @@ def require_confirmation(action: str, params: dict) -> None:
     keys = sorted({t.get("key") for t in taints if isinstance(t, dict) and isinstance(t.get("key"), str)
                    and is_reserved(t.get("key").strip())})
     if keys:
-        raise ValidationError(f"taint key {', '.join(keys)} is under a reserved Kubernetes prefix (kubernetes.io/ "
-                              "or k8s.io/); confirm explicitly to change it")
+        raise ValidationError(_("taint key %(key)s is under a reserved Kubernetes prefix (kubernetes.io/ or k8s.io/); "
+                                "confirm explicitly to change it") % {"key": ", ".join(keys)})
     if adds_noexecute(action, params):
-        raise ValidationError("a NoExecute taint evicts every pod that does not tolerate it, ignoring "
-                              "PodDisruptionBudgets; confirm explicitly to add it")
+        raise ValidationError(_("a NoExecute taint evicts every pod that does not tolerate it, ignoring "
+                                "PodDisruptionBudgets; confirm explicitly to add it"))
 
 
 def validate_action(action: str, params: dict | None) -> dict:
     """Normalised parameters for `action`; raises ValidationError with a clear message. Makes no API call."""
     if action not in ACTIONS:
-        raise ValidationError(f"unknown action {action!r}: must be one of {', '.join(ACTIONS)}")
+        raise ValidationError(_("unknown action %(action)s: must be one of %(actions)s") % {
+            "action": repr(action), "actions": ", ".join(ACTIONS)})
     params = dict(params or {})
     if action in ("label", "unlabel"):
         confirm = _bool(params, "confirm_reserved")
         to_set = params.get("set") or {} if action == "label" else {}
         if not isinstance(to_set, dict):
-            raise ValidationError("set must be a mapping of label keys to values")
+            raise ValidationError(_("set must be a mapping of label keys to values"))
         remove = _key_list(params.get("remove"), "remove")
         clean_set = {}
         for key, value in to_set.items():
@@ -255,20 +265,21 @@ def validate_action(action: str, params: dict | None) -> dict:
                 value = str(value)
             err = label_value_error(value)
             if err:
-                raise ValidationError(f"invalid label value {value!r} for key {key!r}: {err}")
+                raise ValidationError(_("invalid label value %(value)s for key %(key)s: %(error)s") % {
+                    "value": repr(value), "key": repr(key), "error": err})
             clean_set[key] = value
         for key in remove:
             _check_key(key, "label", confirm)
         both = sorted(set(clean_set) & set(remove))
         if both:
-            raise ValidationError(f"label key(s) both set and removed: {', '.join(both)}")
+            raise ValidationError(_("label key(s) both set and removed: %(keys)s") % {"keys": ", ".join(both)})
         # a template applies its taints in the same batch: label adds them, unlabel takes them off
         taints = params.get("taints") or []
         if not isinstance(taints, list):
-            raise ValidationError("taints must be a list of taints")
+            raise ValidationError(_("taints must be a list of taints"))
         clean_taints = _taints(taints, add=action == "label") if taints else []
         if not clean_set and not remove and not clean_taints:
-            raise ValidationError("nothing to change: give at least one label to set or remove")
+            raise ValidationError(_("nothing to change: give at least one label to set or remove"))
         out = {"set": clean_set, "remove": sorted(set(remove)), "confirm_reserved": confirm}
         if clean_taints:
             out["taints"] = clean_taints
@@ -276,12 +287,12 @@ def validate_action(action: str, params: dict | None) -> dict:
     if action == "taint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
-            raise ValidationError("give at least one taint (key, value, effect)")
+            raise ValidationError(_("give at least one taint (key, value, effect)"))
         return {"taints": _taints(taints, add=True), **_confirmed(params)}
     if action == "untaint":
         taints = params.get("taints")
         if not isinstance(taints, list) or not taints:
-            raise ValidationError("give at least one taint key to remove")
+            raise ValidationError(_("give at least one taint key to remove"))
         return {"taints": _taints(taints, add=False), **_confirmed(params)}
     if action == "cordon":
         return {"reason": _reason(params)}
@@ -290,12 +301,13 @@ def validate_action(action: str, params: dict | None) -> dict:
     # drain
     pod_selector = params.get("pod_selector") or ""
     if not isinstance(pod_selector, str):
-        raise ValidationError("pod_selector must be a label selector string")
+        raise ValidationError(_("pod_selector must be a label selector string"))
     pod_selector = pod_selector.strip()
     if pod_selector:
         err = selector_error(pod_selector)
         if err:
-            raise ValidationError(f"invalid pod_selector {pod_selector!r}: {err}")
+            raise ValidationError(_("invalid pod_selector %(selector)s: %(error)s") % {"selector": repr(pod_selector),
+                                                                                       "error": err})
     return {
         "reason": _reason(params),
         "ignore_daemonsets": _bool(params, "ignore_daemonsets", DRAIN_DEFAULTS["ignore_daemonsets"]),
@@ -334,27 +346,27 @@ def parse_selector(selector: str) -> list[tuple]:
     reqs = []
     for part in _split_selector(selector):
         if not part.strip():
-            raise ValueError("empty requirement")
+            raise ValueError(_("empty requirement"))
         m = _SET_RE.match(part)
         if not m:
-            raise ValueError(f"cannot parse {part.strip()!r}")
+            raise ValueError(_("cannot parse %(part)s") % {"part": repr(part.strip())})
         neg, key, op, value, setop, values = m.groups()
         err = qualified_name_error(key)
         if err:
-            raise ValueError(f"invalid key {key!r}: {err}")
+            raise ValueError(_("invalid key %(key)s: %(error)s") % {"key": repr(key), "error": err})
         if neg and (op or setop):
-            raise ValueError(f"cannot parse {part.strip()!r}")
+            raise ValueError(_("cannot parse %(part)s") % {"part": repr(part.strip())})
         if op:
             err = label_value_error(value)
             if err:
-                raise ValueError(f"invalid value {value!r}: {err}")
+                raise ValueError(_("invalid value %(value)s: %(error)s") % {"value": repr(value), "error": err})
             reqs.append(("!=" if op == "!=" else "=", key, [value]))
         elif setop:
             vals = [v.strip() for v in values.split(",")]
             for v in vals:
                 err = label_value_error(v)
                 if err:
-                    raise ValueError(f"invalid value {v!r}: {err}")
+                    raise ValueError(_("invalid value %(value)s: %(error)s") % {"value": repr(v), "error": err})
             reqs.append((setop, key, vals))
         else:
             reqs.append(("!" if neg else "exists", key, []))

@@ -150,7 +150,7 @@ def test_the_banner_names_the_file_found_and_warns_about_unknown_keys(tmp_path, 
     found.write_text(f"database:\n  host: {db['DB_HOST']}\n  port: {db['DB_PORT']}\n  database: {db['DB_NAME']}\n"
                      f"  username: {db['DB_USER']}\nprogress:\n  notify_type: polling\n  redis:\n    enabled: false\n")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_", "PROGRESS_", "KUBENODE_"))},
-           "SECRET_KEY": "x" * 40, "DJANGO_SETTINGS_MODULE": "kubenode.settings", "PYTHONPATH": str(ROOT),
+           "SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "kubenode.settings", "PYTHONPATH": str(ROOT),
            "PYTHONUNBUFFERED": "1", "KUBENODE_REPLICA_ID": "banner"}
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:

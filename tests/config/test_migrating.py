@@ -78,9 +78,13 @@ def guide_database(pg_server, tmp_path):
     with open("/tmp/kubenode-kube_node_manager.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
-                conn.execute(f"CREATE DATABASE {DATABASE}")
-        yield
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")  # a fresh one, as on first install
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+        try:
+            yield
+        finally:
+            with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def kubenode_env(pg_server) -> dict[str, str]:
