@@ -3,7 +3,8 @@
 - A 2,000-node batch started from a page on web A and watched on web B while two of three workers share it: one
   gets SIGTERM mid-batch (its nodes in flight finish, the rest is handed back), then, in a second batch, one is
   killed with SIGKILL (its nodes are taken over once its lease expires and run again when they have no result).
-  Each batch ends `succeeded`, one audit entry per node, the client sees seq 1..N+1 once and one completion.
+  Each batch ends `succeeded`, one audit entry per node, the client sees seq 1..N+1 once and one completion. The
+  per-cluster limit holds across the worker processes: the simulator's most requests in flight reach it, never more.
 - A task queued while no worker runs starts when one starts; a worker cut off from the database while a task is
   queued finds it as soon as it reconnects (not at its safety poll); a page asked to start a batch while its own
   database is unreachable records nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
 
 import pytest
 
@@ -95,7 +97,9 @@ def assert_delivered_once_and_recorded_once(frames: list[dict], task_id: str) ->
 
 
 def test_two_webs_three_workers_sigterm_then_sigkill_mid_batch(cluster, roles):
-    running = roles(webs=2, workers=3, concurrency=6, lease=3, WORKER_SHUTDOWN_GRACE="60")
+    # 18 node threads in three processes, a per-cluster limit of 10 for all of them together
+    running = roles(webs=2, workers=3, concurrency=6, lease=3, WORKER_SHUTDOWN_GRACE="60",
+                    worker_env={"BATCH_CONCURRENCY": "10"})
     web_a, web_b = running.webs
     one, two, three = running.workers
     names = node_names(cluster)
@@ -106,6 +110,8 @@ def test_two_webs_three_workers_sigterm_then_sigkill_mid_batch(cluster, roles):
 
     # 1. SIGTERM: worker-1 finishes its nodes in flight, hands the rest back, exits 0; the others finish
     def sigterm_when_busy(got):
+        if len(got) == 20:  # under way: from here on only the workers' node operations reach the cluster
+            cluster.sim.stats(reset=True)
         if len(got) == 300:
             assert ProgressTarget.objects.filter(task_id=task_id, worker=one.name, done=False).exists()
             one.process.send_signal(15)
@@ -113,6 +119,8 @@ def test_two_webs_three_workers_sigterm_then_sigkill_mid_batch(cluster, roles):
     task_id = start_from_page(on_a, names, "one")
     frames = watch(ws, task_id, sigterm_when_busy)
     assert one.process.wait(60) == 0
+    stats = cluster.sim.stats()
+    assert stats["max_in_flight"] == 10, stats  # the limit was reached and held across the three processes
     task = assert_delivered_once_and_recorded_once(frames, task_id)
     claimers = set(ProgressTarget.objects.filter(task=task).values_list("worker", flat=True))
     assert claimers == {one.name, two.name, three.name}  # all three shared it
@@ -193,6 +201,7 @@ def test_queued_with_no_worker_then_a_worker_cut_off_from_the_database_finds_wor
     cut_client.login("ann", "secret-pw")
     web_proxy.stop()
     before = ProgressTask.objects.count()
-    with pytest.raises(Exception):  # noqa: B017 - an error page (urllib raises HTTPError for it)
+    with pytest.raises(urllib.error.HTTPError) as refused:  # an error page, not a task page
         start_from_page(cut_client, names[20:], "cut")
+    assert refused.value.code >= 500
     assert ProgressTask.objects.count() == before
