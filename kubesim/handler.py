@@ -42,18 +42,20 @@ class Faults:
 
 class InFlight:
     """Requests being answered right now and the most answered at once (all, and writes alone), counted from the
-    moment a request is read until its answer is sent, the --latency-ms delay included. Served at /__sim/stats
-    (POST /__sim/stats/reset starts a new count): tests check that a batch reached its concurrency and never went
-    beyond the per-cluster limit."""
+    moment a request is read until its answer is sent, the --latency-ms delay included (watches, which stay open,
+    are not counted). Served at /__sim/stats (POST /__sim/stats/reset starts a new count): tests check that a
+    batch reached its concurrency and never went beyond the per-cluster limit."""
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.now = self.writes_now = 0
         self.reset()
 
     def reset(self):
+        """A new count of the most and the total; requests in flight right now stay counted (they leave later)."""
         with self.lock:
-            self.now = self.most = self.total = 0
-            self.writes_now = self.writes_most = self.writes_total = 0
+            self.most, self.total = self.now, 0
+            self.writes_most, self.writes_total = self.writes_now, 0
 
     def enter(self, write: bool):
         with self.lock:
@@ -164,6 +166,9 @@ class SimHandler(BaseHTTPRequestHandler):
             if self.command == "POST" and self.path == f"{STATS_PATH}/reset":
                 self.in_flight.reset()
             return self._send(200, self.in_flight.snapshot())
+        query = parse_qs(urlsplit(self.path).query)
+        if query.get("watch", [""])[-1] in ("true", "1"):  # open for as long as the client watches: not counted
+            return self._answer()
         write = self.command in WRITE_METHODS
         self.in_flight.enter(write)
         try:

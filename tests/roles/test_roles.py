@@ -37,7 +37,7 @@ def cluster(kube_sim):
     from nodes.services import import_cluster
 
     ensure_groups()
-    sim = kube_sim(nodes=NODES, latency_ms=2, seed=3)
+    sim = kube_sim(nodes=NODES, latency_ms=15, seed=3)  # requests, not our overhead, fill the time of a node
     cluster = import_cluster("sim", sim.kubeconfig_text, simulated=True)
     cluster.sim = sim
     _user("ann", "operator")
