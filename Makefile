@@ -6,7 +6,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test lint venv migrate browser clean messages bench bench-quick kube-apiserver image test-contract apiserver-run screenshots
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-logins.txt pyproject.toml
+	scripts/install-logins.sh  # slapd, python-ldap's headers, the test OIDC provider (when missing)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

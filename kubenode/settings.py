@@ -6,6 +6,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from accounts.conf import login_settings
 from kubenode import config as kconfig
 
 try:
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "progress",
     "ninja",  # the API's OpenAPI page, served from its own static files
     "api",
+    "accounts",
 ]
 # The simulated API server (`manage.py kube_sim`) is a development and test tool: its app is installed when the
 # package is present, which it is in a checkout and never in the production image.
@@ -156,6 +158,14 @@ if CONFIG["progress.listener"] == "standalone":
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "kubenode.channel_layer.InMemoryLayer", "CONFIG": {"capacity": 1000}}}
 
+# Logins: local passwords, and OIDC / LDAP when enabled (auth.*), their groups mapped to roles (accounts.roles).
+try:
+    _LOGINS = login_settings(CONFIG)
+except ValueError as exc:
+    sys.stderr.write(f"kubenode: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+globals().update({k: v for k, v in _LOGINS.items() if k != "LOGIN_BACKENDS"})
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -212,7 +222,7 @@ AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password"]
 AUTHENTICATION_BACKENDS = [
     "kubenode.lockout.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    *_LOGINS["LOGIN_BACKENDS"],  # local passwords, then OIDC and LDAP when enabled (accounts.conf)
 ]
 
 # Languages (docs/i18n.md): the user's remembered choice, else the browser's Accept-Language, else

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
+from accounts.urls import login_context, login_urls
 from api.urls import api_urls
 from kubenode import metrics, views
 from nodes import views_clusters
@@ -18,7 +19,7 @@ handler400 = "kubenode.views.bad_request"
 urlpatterns = [
     path("", views_clusters.overview, name="home"),
     path("favicon.ico", views_clusters.favicon, name="favicon"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(extra_context=login_context()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("i18n/catalog.js", login_not_required(JavaScriptCatalog.as_view(domain="djangojs")),
@@ -31,4 +32,5 @@ urlpatterns = [
     path("progress/", include("progress.urls")),
     path("api/v1/", include(api_urls[:2], namespace=api_urls[2])),
     path("", include(("api.urls", "api"))),
+    *login_urls(),
 ]

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class NodesConfig(AppConfig):
     name = "nodes"
-    verbose_name = "Clusters and nodes"
+    verbose_name = gettext_lazy("Clusters and nodes")
 
     def ready(self):
         from . import batches

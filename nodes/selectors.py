@@ -924,7 +924,7 @@ def audit_entries(filters):
             try:
                 lookups[lookup] = forms.DateField(input_formats=["%Y-%m-%d"]).clean(filters[name])
             except ValidationError:
-                errors.append(f"{name}: enter a valid date as YYYY-MM-DD")
+                errors.append(_("%(name)s: enter a valid date as YYYY-MM-DD") % {"name": name})
     if errors:
         raise ValidationError(errors)
     return AuditEntry.objects.filter(**lookups).order_by("-created_at", "-id")

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ProgressConfig(AppConfig):
     name = "progress"
-    verbose_name = "Batch progress"
+    verbose_name = gettext_lazy("Batch progress")
 
     def ready(self):
         from . import ws_security

@@ -44,6 +44,7 @@ CLAIM_MAX = 50
 IDLE_BACKOFF_S = 0.5  # a task with nothing claimable right now
 FULL_BACKOFF_S = 0.2  # a task whose slots are all taken (by this or other workers)
 DISCOVER_MIN_S = 0.2
+DISCOVER_RETRY_S = (0.5, 5.0)  # a failed look for queued tasks is retried after 0.5 s, doubling up to 5 s
 FLUSH_TICK_S = 0.01
 STOP_WAIT_S = 2.0  # after the shutdown deadline: operations told to stop get this long to return
 FINAL_FLUSH_S = 15.0  # at shutdown: how long failed flushes are retried
@@ -119,6 +120,8 @@ class Worker:
         self._woken = False
         self._discover_at = 0.0
         self._discover_lock = threading.Lock()
+        self._wakes = 0  # wake-ups so far: one that arrives while a look for queued tasks runs asks for another
+        self._discover_backoff = 0.0  # > 0 while the last look failed
         self.stopping = threading.Event()  # no new targets
         self.deadline_passed = threading.Event()  # operations in flight are told to stop
         self._stopped = threading.Event()  # flusher and heartbeat end
@@ -243,6 +246,10 @@ class Worker:
 
     def _on_doorbell(self, source: str, payload: str) -> None:
         metrics.worker_woken(source)
+        self._wake_discovery()
+
+    def _wake_discovery(self) -> None:
+        self._wakes += 1
         self._discover_at = 0.0
         self._notify()
 
@@ -250,8 +257,7 @@ class Worker:
         if self.only_tasks is not None and task_id not in self.only_tasks:
             return
         metrics.worker_woken("local")
-        self._discover_at = 0.0
-        self._notify()
+        self._wake_discovery()
 
     def _wait_for_work(self) -> None:
         now = time.monotonic()
@@ -265,6 +271,8 @@ class Worker:
                 for at in (run.idle_until, run.full_until):
                     if at > now:
                         timeout = min(timeout, at - now)
+        if self._discover_backoff:  # the last look for queued tasks failed: retried soon, not at the next poll
+            timeout = min(timeout, max(0.0, self._discover_at - now))
         with self._work:
             if not self._woken:
                 self._work.wait(max(0.01, timeout))
@@ -332,10 +340,14 @@ class Worker:
                 return run
         if now >= self._discover_at and self._discover_lock.acquire(blocking=False):
             try:
+                wakes = self._wakes
                 self._discover_at = now + DISCOVER_MIN_S
                 self._discover()
             finally:
                 self._discover_lock.release()
+            if self._wakes != wakes:  # woken while looking (the doorbell reconnected, a task was queued): again
+                self._discover_at = 0.0
+                self._notify()
             with self._runs_lock:
                 runs = sorted(self.runs.values(), key=lambda r: r.task.created_at)
             for run in runs:
@@ -359,7 +371,11 @@ class Worker:
                         run.idle_until = 0.0
             if found:
                 self._notify()  # the other idle node threads: there is work
-        except Exception as exc:  # noqa: BLE001 - the database may be down; the next wake-up retries
+            self._discover_backoff = 0.0
+        except Exception as exc:  # noqa: BLE001 - the database may be down: retried with backoff
+            first, most = DISCOVER_RETRY_S
+            self._discover_backoff = min(most, self._discover_backoff * 2 if self._discover_backoff else first)
+            self._discover_at = time.monotonic() + self._discover_backoff
             self._note_error("looking for queued tasks", exc)
         finally:
             _close_db()

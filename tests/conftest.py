@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.apiserver",
     "tests.fixtures.browser",
     "tests.fixtures.roles",
+    "tests.fixtures.logins",
 ]

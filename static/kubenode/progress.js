@@ -221,7 +221,11 @@
     return Object.keys(tasks).some(function (id) { return !tasks[id].final; });
   }
 
+  // The server's words for what a page can meet (progress/consumers.py), in the page's language
+  var SERVER_ERRORS = { "no such task": gettext("no such task") };
+
   function showError(taskId, text) {
+    text = SERVER_ERRORS[text] || text;
     var s = tasks[taskId];
     if (s && s.dialog) s.dialog.parts.status.textContent = text;
   }

@@ -31,8 +31,14 @@
   function utcNow() {  // as the page's own times: the language's date format, in the user's time zone
     var d = new Date(), lang = document.documentElement.lang || "en";
     if (lang.indexOf("en") === 0) {
+      var zone = "";
+      try {
+        zone = new Intl.DateTimeFormat("en", { timeZoneName: "short" }).formatToParts(d)
+          .filter(function (p) { return p.type === "timeZoneName"; }).map(function (p) { return " " + p.value; })
+          .join("");
+      } catch (e) { /* no Intl: no zone name */ }
       return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
-        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + zone;
     }
     try { return d.toLocaleString(lang); } catch (e) { return d.toISOString(); }
   }

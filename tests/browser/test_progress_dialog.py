@@ -26,11 +26,18 @@ OBSERVE = """
     s.send = (data) => { window.__sent.push([index, JSON.parse(data)]); return send(data); };
     s.addEventListener("open", () => { window.__opened += 1; });
     s.addEventListener("message", (ev) => {
-      const f = JSON.parse(ev.data);
-      if (["complete", "error", "cancelled", "interrupted"].includes(f.type)) window.__finalSeen = true;
+      const f = JSON.parse(ev.data);  // one message, or a list of them (one frame per doorbell)
+      const messages = Array.isArray(f) ? f : [f];
+      if (messages.some((m) => ["complete", "error", "cancelled", "interrupted"].includes(m.type))) {
+        window.__finalSeen = true;
+      }
     });
     return s;
   }
+  // the page's progress sockets (progress.js: the ones that sent a resume), in the order they were opened; the
+  // node list keeps a socket of its own for its live rows
+  window.__progressSockets = () => window.__sockets.map((s, i) => i)
+    .filter((i) => window.__sent.some(([j, f]) => j === i && f.type === "resume"));
   Observed.prototype = Real.prototype;
   Object.assign(Observed, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
   window.WebSocket = Observed;
@@ -122,21 +129,25 @@ def test_dialog_counts_and_resumes_from_the_last_seq_after_the_socket_drops(site
     page.add_init_script(OBSERVE)
     task_id = start_batch(page, url, names)
     for drop in (1, 2):
-        page.wait_for_function(f"() => window.__opened === {drop} && KubenodeProgress.state('{task_id}').lastSeq"
-                               f" >= {4 * drop}")
+        page.wait_for_function(f"() => window.__progressSockets().length === {drop}"
+                               f" && KubenodeProgress.state('{task_id}').lastSeq >= {4 * drop}")
         # no message event fires on a socket once close() was called: lastSeq is the last seq the page saw
-        last = page.evaluate(f"() => {{ window.__sockets[window.__sockets.length - 1].close();"
+        last = page.evaluate(f"() => {{ const open = window.__progressSockets();"
+                             f" window.__sockets[open[open.length - 1]].close();"
                              f" return KubenodeProgress.state('{task_id}').lastSeq; }}")
         # it reconnects and asks for what came after the last seq it saw
-        page.wait_for_function(f"() => window.__sent.some(([i, f]) => i === {drop} && f.type === 'resume')")
-        resumes = [f for i, f in page.evaluate("window.__sent") if i == drop and f["type"] == "resume"]
+        page.wait_for_function(f"() => window.__progressSockets().length === {drop + 1}")
+        fresh = page.evaluate("window.__progressSockets()")[drop]
+        resumes = [f for i, f in page.evaluate("window.__sent") if i == fresh and f["type"] == "resume"]
         assert resumes[0] == {"type": "resume", "task": task_id, "after_seq": last}
         assert page.locator(".kn-progress-status").text_content() != "completed"
     wait_counts(page, len(names), len(names), 0)
     page.wait_for_function("() => document.querySelector('.kn-progress-status').textContent === 'completed'")
     page.wait_for_timeout(2500)  # a late frame or reconnect would show here
     assert_completed_once(page, task_id, len(names))
-    assert page.evaluate("window.__sockets.length") == 3  # the first socket and one per drop; no more
+    # the first progress socket and one per drop, no more; the node list's own socket was never dropped
+    assert len(page.evaluate("window.__progressSockets()")) == 3
+    assert page.evaluate("window.__sockets.length") == 4
     assert page.locator(".kn-progress-transport").text_content() == ""  # never fell back to polling
 
 

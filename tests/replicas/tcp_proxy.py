@@ -28,8 +28,16 @@ class TcpProxy:
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
+        """Every connection cut, new ones refused at once."""
+        with self._lock:
+            server, self._server = self._server, None
         if server is not None:
+            # close() alone leaves a listening socket that a thread is blocked in accept() on open until one more
+            # connection arrives (which would then be forwarded); shutdown() wakes that accept() up at once
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             server.close()
         with self._lock:
             conns, self._conns = self._conns, []
@@ -64,6 +72,9 @@ class TcpProxy:
                 client, _ = server.accept()
             except OSError:
                 return
+            if self._server is not server:  # stopped meanwhile: refused
+                client.close()
+                return
             if self._hanging:
                 with self._lock:
                     self._conns.append(client)  # held open, never answered; closed by stop()
@@ -75,6 +86,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._server is not server:  # stopped while connecting upstream: cut as well
+                    client.close()
+                    upstream.close()
+                    return
                 self.accepted += 1
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
