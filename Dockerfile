@@ -49,9 +49,9 @@ RUN (getent group 10001 >/dev/null || groupadd --system --gid 10001 kubenode) \
 COPY . ./
 
 # The translations compiled from locale/*/*.po with Debian's gettext (in the base of scripts/image.sh; installed with
-# apt on a base without it), then static files collected at build time into KUBENODE_DATA_DIR/static (served by whitenoise), so the root filesystem
-# can be read-only at run time. collectstatic needs settings, not a database.
-RUN scripts/compile-messages.sh \
+# apt on a base without it), then static files collected at build time into KUBENODE_DATA_DIR/static (served by
+# whitenoise), so the root filesystem can be read-only at run time. collectstatic needs settings, not a database.
+RUN scripts/compile-messages.sh && rm scripts/compile-messages.sh \
  && DEBUG=1 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
  && rm -f /app/var/debug-secret-key \
  && find /app -name __pycache__ -prune -exec rm -rf {} + \

@@ -29,7 +29,8 @@ class ControlCharacterMiddleware:
         error = control_character_error(request.path)
         if error:
             return f"The address {error}."
-        sources = [("query parameter", request.GET, False)]
+        # tab, newline and carriage return are kept (textareas; a page's state carried in its query string)
+        sources = [("query parameter", request.GET, True)]
         if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                                  "multipart/form-data"):
             sources.append(("form field", request.POST, True))
@@ -39,7 +40,6 @@ class ControlCharacterMiddleware:
                 if error:
                     return f"A {what} name {error}."
                 for value in values:
-                    # form fields may span lines (textareas: tab, newline and carriage return are allowed there)
                     error = control_character_error(value, multiline=multiline)
                     if error:
                         return f"The {what} {key[:50]!r} {error}."

@@ -25,6 +25,7 @@ from .validation import (
     DRAIN_DEFAULTS,
     EFFECTS,
     check_node_names,
+    control_character_error,
     is_reserved,
     label_value_error,
     qualified_name_error,
@@ -625,6 +626,19 @@ class TemplateForm(forms.ModelForm):
             self.initial.update(labels_text=labels_text(self.instance.labels),
                                 remove_text=", ".join(self.instance.remove_labels or []),
                                 taints_text=taints_text(self.instance.taints))
+
+    def _no_control_characters(self, name: str):
+        value = self.cleaned_data.get(name, "")
+        error = control_character_error(value)
+        if error:
+            raise ValidationError(f"{name} {error}")
+        return value
+
+    def clean_name(self):
+        return self._no_control_characters("name")
+
+    def clean_description(self):
+        return self._no_control_characters("description")
 
     def clean(self):
         data = super().clean()

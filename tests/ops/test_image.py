@@ -136,6 +136,8 @@ def test_the_image_holds_the_application_and_nothing_else(container):
                             "templates", "static", "locale", "scripts", "var"}
     assert buildah("run", "--isolation", "chroot", name, "--", "ls", "/app/scripts").stdout.split() == \
         ["entrypoint.sh"]
+    catalogues = buildah("run", "--isolation", "chroot", name, "--", "ls", "/app/locale/zh_Hans/LC_MESSAGES").stdout
+    assert sorted(catalogues.split()) == ["django.mo", "django.po", "djangojs.mo", "djangojs.po"]  # compiled there
     probe = ("import importlib.util, sys; "
              "print(json.dumps({m: importlib.util.find_spec(m) is not None for m in sys.argv[1:]}))")
     found = json.loads(buildah("run", "--isolation", "chroot", "--user", f"{APP_UID}:{APP_UID}", name, "--",

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from nodes import batches
-from nodes.models import AuditEntry
+from nodes.models import AuditEntry, Cluster
 from progress.models import ProgressTask
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +99,22 @@ def test_bodies_over_the_limits_get_a_page_that_says_the_limit(users, settings):
     assert response.status_code == 400
     assert f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}" in response.content.decode() \
         or str(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS) in response.content.decode()
+
+
+def test_template_texts_refuse_control_characters_whichever_way_they_come(db):
+    from nodes.forms import TemplateForm
+
+    for field in ("name", "description"):
+        form = TemplateForm({"name": "ok", "description": "", "labels_text": "x=y", field: "a\x01b"})
+        assert not form.is_valid() and "control character" in str(form.errors[field])
+
+
+def test_stored_server_urls_lose_their_credentials_on_migration(db):
+    import importlib
+
+    from django.apps import apps as global_apps
+
+    cluster = Cluster.objects.create(name="old", server="https://admin:hunter2@10.0.0.1:6443")
+    importlib.import_module("nodes.migrations.0005_server_urls_without_credentials").strip_userinfo(global_apps, None)
+    cluster.refresh_from_db()
+    assert cluster.server == "https://10.0.0.1:6443"
