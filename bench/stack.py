@@ -56,7 +56,7 @@ user, _ = User.objects.get_or_create(username="{BENCH_USER}", defaults={{"is_sta
 user.set_password("bench-password"); user.is_staff = True; user.save()
 s = SessionStore()
 s[SESSION_KEY] = str(user.pk)
-s[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+s[BACKEND_SESSION_KEY] = "accounts.backends.LocalBackend"
 s[HASH_SESSION_KEY] = user.get_session_auth_hash()
 s.create()
 print("SESSION", s.session_key, user.pk)

@@ -1,7 +1,7 @@
 """The progress dialog (static/kubenode/progress.js) in Debian's chromium against a real daphne replica.
 
 The page's WebSocket constructor is wrapped by an init script only to observe it (sockets, frames sent and received)
-and, in the fallback test, to point it at a port where nothing listens; progress.js itself runs unchanged.
+and, in the fallback test, to point it at a path where no WebSocket is served; progress.js itself runs unchanged.
 """
 
 import urllib.parse
@@ -18,7 +18,9 @@ OBSERVE = """
   window.__sockets = []; window.__sent = []; window.__opened = 0; window.__finalSeen = false;
   window.__statusLog = []; window.__completeCalls = [];
   function Observed(url, protocols) {
-    const target = window.__wsUnreachable ? url.replace(/^(wss?:\\/\\/)[^/]+/, "$1127.0.0.1:9") : url;
+    // unreachable: a path of this site where no WebSocket is served (the handshake is refused, as by a proxy
+    // that does not pass WebSockets); another port would be refused by the page's Content-Security-Policy
+    const target = window.__wsUnreachable ? url.replace("/ws/progress/", "/ws/unreachable/") : url;
     const s = protocols === undefined ? new Real(target) : new Real(target, protocols);
     const index = window.__sockets.length;
     window.__sockets.push(s);

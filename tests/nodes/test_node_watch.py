@@ -135,7 +135,7 @@ def test_100_open_node_lists_of_one_cluster_cost_one_watch(kube_sim, daphne_repl
     services.import_cluster("many", sim.kubeconfig_text, simulated=True)
     user = _session_user("many-viewer")
     store = SessionStore()
-    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "accounts.backends.LocalBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     replica = daphne_replicas("web")

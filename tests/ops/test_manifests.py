@@ -318,8 +318,8 @@ def test_dockerfile_builds_what_the_manifests_run():
              if line.strip() and not line.startswith("#")]
     assert rules[0] == "*"
     allowed = {r[1:] for r in rules if r.startswith("!")}
-    assert allowed == {"manage.py", "requirements.txt", "kubenode", "nodes", "progress", "api", "templates", "static",
-                       "locale", "scripts/entrypoint.sh", "scripts/compile-messages.sh"}
+    assert allowed == {"manage.py", "requirements.txt", "kubenode", "nodes", "progress", "api", "accounts", "templates",
+                       "static", "locale", "scripts/entrypoint.sh", "scripts/compile-messages.sh"}
     for path in allowed:
         assert (ROOT / path).exists(), path
     uid = user[-1].split(":")[0]
