@@ -76,7 +76,7 @@ def start_sim(nodes: int, latency_ms: int = 0, extra: tuple[str, ...] = (), env:
     port = free_port()
     log = open(Path(workdir.name) / "sim.log", "wb")  # noqa: SIM115 - closed with the process
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "kubenode.settings", **(env or {})}
-    full_env.setdefault("SECRET_KEY", "bench-only-not-secret")
+    full_env.setdefault("SECRET_KEY", "bench-only-not-secret-" + "b" * 40)
     cmd = [sys.executable, "manage.py", "kube_sim", "--nodes", str(nodes), "--port", str(port),
            "--kubeconfig", str(kubeconfig), "--latency-ms", str(latency_ms), "--tls", *extra]
     process = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
