@@ -2,49 +2,22 @@
 message naming sentinel_addrs; a real redis-server in Sentinel mode on a free port."""
 
 import json
-import subprocess
-import time
 
 import pytest
 
-from tests.fixtures.services import free_port
 from tests.replicas.conftest import manage, wait_for_notifier
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-@pytest.fixture
-def sentinel(throwaway_redis, tmp_path):
-    """A Redis Sentinel watching a throw-away Redis as master "mymaster"; yields its port."""
-    redis_port, _ = throwaway_redis
-    port = free_port()
-    conf = tmp_path / "sentinel.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
-                    f"sentinel monitor mymaster 127.0.0.1 {redis_port} 1\n")
-    proc = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        out = subprocess.run(["redis-cli", "-p", str(port), "sentinel", "get-master-addr-by-name", "mymaster"],
-                             capture_output=True, text=True)
-        if out.stdout.split() == ["127.0.0.1", str(redis_port)]:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"sentinel did not start: {out.stdout} {out.stderr}")
-        time.sleep(0.1)
-    yield port
-    proc.kill()
-    proc.wait(5)
-
-
-def test_a_sentinel_at_addr_is_used(sentinel, test_database_env, daphne_replicas):
-    env = {**test_database_env, "PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_ADDR": f"127.0.0.1:{sentinel}"}
+def test_a_sentinel_at_addr_is_used(redis_sentinel, test_database_env, daphne_replicas):
+    addr = f"127.0.0.1:{redis_sentinel}"
+    env = {**test_database_env, "PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_ADDR": addr}
     checked = manage("notifier_check", "--json", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     assert (report["effective"], report["healthy"]) == ("redis", True)
-    assert f"progress.redis.addr 127.0.0.1:{sentinel} is a Redis Sentinel (it monitors: mymaster)" in checked.stderr
+    assert f"progress.redis.addr {addr} is a Redis Sentinel (it monitors: mymaster)" in checked.stderr
     assert "PROGRESS_REDIS_SENTINEL_ADDRS" in checked.stderr and "ZADD" not in checked.stdout + checked.stderr
 
     replica = daphne_replicas("sentinel-at-addr", **{k: v for k, v in env.items() if k.startswith("PROGRESS_")})
@@ -53,12 +26,13 @@ def test_a_sentinel_at_addr_is_used(sentinel, test_database_env, daphne_replicas
     assert "is a Redis Sentinel" in replica.log()
 
 
-def test_a_sentinel_at_addr_without_the_master_stops_naming_sentinel_addrs(sentinel, test_database_env):
-    env = {**test_database_env, "PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_ADDR": f"127.0.0.1:{sentinel}",
+def test_a_sentinel_at_addr_without_the_master_stops_naming_sentinel_addrs(redis_sentinel, test_database_env):
+    addr = f"127.0.0.1:{redis_sentinel}"
+    env = {**test_database_env, "PROGRESS_NOTIFY_TYPE": "redis", "PROGRESS_REDIS_ADDR": addr,
            "PROGRESS_REDIS_SENTINEL_MASTER_NAME": "kube"}
     checked = manage("notifier_check", env=env)
     assert checked.returncode == 1
-    assert (f"SentinelAtAddr: progress.redis.addr 127.0.0.1:{sentinel} is a Redis Sentinel, not a Redis server, and "
+    assert (f"SentinelAtAddr: progress.redis.addr {addr} is a Redis Sentinel, not a Redis server, and "
             f"it monitors no master named 'kube' (it monitors: mymaster)") in checked.stdout
     assert "progress.redis.sentinel_addrs (PROGRESS_REDIS_SENTINEL_ADDRS)" in checked.stdout
     assert "ZADD" not in checked.stdout + checked.stderr

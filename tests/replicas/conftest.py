@@ -123,31 +123,6 @@ def assert_every_message_once(frames: list[dict], task_id: str) -> None:
     assert len([f for f in frames if f["type"] == "progress"]) == task.total
 
 
-@pytest.fixture
-def redis_sentinel(throwaway_redis, tmp_path):
-    """A Redis Sentinel (its own process) watching the throw-away Redis as master "mymaster"; yields its port."""
-    redis_port, _ = throwaway_redis
-    port = free_port()
-    conf = tmp_path / "sentinel.conf"
-    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
-                    f"sentinel monitor mymaster 127.0.0.1 {redis_port} 1\n")
-    proc = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        out = subprocess.run(["redis-cli", "-p", str(port), "sentinel", "get-master-addr-by-name", "mymaster"],
-                             capture_output=True, text=True)
-        if out.stdout.split() == ["127.0.0.1", str(redis_port)]:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"sentinel did not start: {out.stdout} {out.stderr}")
-        time.sleep(0.1)
-    yield port
-    proc.kill()
-    proc.wait(5)
-
-
 def manage(*args, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
     full = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "kubenode.settings"}
     full.pop("KUBENODE_CONFIG", None)
