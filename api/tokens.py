@@ -110,3 +110,19 @@ def record_request(token: ApiToken, request, status: int, task_id=None) -> None:
         token=token, token_name=token.name, user_id=token.user_id, username=token.user.get_username(),
         method=request.method[:10], path=request.get_full_path()[:500], status=status, task_id=task_id,
         remote_addr=(request.META.get("REMOTE_ADDR") or "")[:64])
+
+
+def prune_requests(days: int | None = None, *, batch: int = 5000) -> int:
+    """Delete the token requests older than `days` (default `api.request_retention_days`), a batch of rows at a
+    time so that no statement holds many locks; returns how many went."""
+    days = int(settings.CONFIG["api.request_retention_days"]) if days is None else days
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValidationError(f"the retention is a number of days, at least 1; {days!r} is not")
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(TokenRequest.objects.filter(created_at__lt=cutoff).order_by("id").values_list("id", flat=True)
+                   [:batch])
+        if not ids:
+            return deleted
+        deleted += TokenRequest.objects.filter(id__in=ids).delete()[0]

@@ -386,6 +386,8 @@ KEYS: tuple[Key, ...] = (
         doc="days a new access token is valid when its user does not choose"),
     Key("api.token_max_days", _positive_int, 365, ("API_TOKEN_MAX_DAYS",),
         doc="the longest validity, in days, an access token may be given"),
+    Key("api.request_retention_days", _positive_int, 90, ("API_REQUEST_RETENTION_DAYS",),
+        doc="days the log of token requests keeps a row; `manage.py api_prune` (daily CronJob) deletes older ones"),
     # auth.* — company logins (OIDC, LDAP) mapped to roles, and local accounts
     Key("auth.local_login", _bool, True, ("AUTH_LOCAL_LOGIN",),
         doc="local accounts log in with their password; false: superusers only (break-glass)"),
@@ -409,6 +411,9 @@ KEYS: tuple[Key, ...] = (
     Key("auth.oidc.username_claim", _str, "preferred_username", ("OIDC_USERNAME_CLAIM",),
         doc="the claim that names the kubenode user"),
     Key("auth.oidc.groups_claim", _str, "groups", ("OIDC_GROUPS_CLAIM",), doc="the claim listing the user's groups"),
+    Key("auth.oidc.end_session_endpoint", _str, "", ("OIDC_OP_LOGOUT_ENDPOINT",),
+        doc="the provider's end_session_endpoint URL: logging out of kubenode also ends the provider's session "
+            "(empty: only kubenode's)"),
     Key("auth.ldap.enabled", _bool, False, ("LDAP_ENABLED",), doc="log in with an LDAP directory's passwords"),
     Key("auth.ldap.server_uri", _str, "", ("AUTH_LDAP_SERVER_URI",), doc="e.g. ldaps://ldap.example.com"),
     Key("auth.ldap.start_tls", _bool, False, ("AUTH_LDAP_START_TLS",), doc="StartTLS on an ldap:// connection"),

@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-BASE_KEY=bookworm-2   # bump when the base's package list changes
-BASE_PACKAGES=passwd,python3,python3-venv,ca-certificates,tzdata,netbase,gettext
+BASE_KEY=bookworm-3   # bump when the base's package list changes
+BASE_PACKAGES=apt,passwd,python3,python3-venv,ca-certificates,tzdata,netbase,gettext
 CACHE="${KUBENODE_IMAGE_CACHE:-$HOME/.cache/kubenode}"
 STORE="$CACHE/containers"
 BASE_TAR="$CACHE/image-base-$BASE_KEY.tar"
@@ -93,8 +93,8 @@ base() {
 }
 
 context_hash() {
-  { sha256sum Dockerfile .dockerignore requirements.txt manage.py scripts/entrypoint.sh scripts/compile-messages.sh
-    find kubenode nodes progress templates static locale -type f ! -name '*.mo' ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
+  { sha256sum Dockerfile .dockerignore requirements.txt requirements-logins.txt manage.py scripts/entrypoint.sh scripts/compile-messages.sh
+    find kubenode nodes progress api accounts templates static locale -type f ! -name '*.mo' ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 \
       | sort -z | xargs -0 sha256sum
     echo "$BASE_IMAGE"; } | sha256sum | cut -c1-16
 }

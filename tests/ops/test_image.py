@@ -132,7 +132,7 @@ def _comm(pid: int) -> str:
 def test_the_image_holds_the_application_and_nothing_else(container):
     name = container()
     listing = buildah("run", "--isolation", "chroot", name, "--", "ls", "-A", "/app").stdout.split()
-    assert set(listing) == {"manage.py", "requirements.txt", "kubenode", "nodes", "progress", "api", "accounts",
+    assert set(listing) == {"manage.py", "requirements.txt", "requirements-logins.txt", "kubenode", "nodes", "progress", "api", "accounts",
                             "templates", "static", "locale", "scripts", "var"}
     assert buildah("run", "--isolation", "chroot", name, "--", "ls", "/app/scripts").stdout.split() == \
         ["entrypoint.sh"]
