@@ -1,12 +1,17 @@
-"""Bearer-token authentication of the API: the token's user becomes the request's user, within its scope."""
+"""Authentication of the API: a bearer token (its user, within its scope) or the browser's session (the signed-in
+user, as on the pages; CSRF enforced on unsafe methods). The same access rules (kubenode.access) apply to both."""
 
 from __future__ import annotations
 
-from ninja.security import HttpBearer
+from django.conf import settings
+from django.utils.translation import gettext as _
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from kubenode import access
 
 from . import tokens
+from .problems import Problem
 
 
 class TokenAuth(HttpBearer):
@@ -28,5 +33,29 @@ class TokenAuth(HttpBearer):
         return found
 
 
-READ = TokenAuth()
-ACTS = TokenAuth(acts=True)
+class SessionAuth(APIKeyCookie):
+    """The browser's session (a signed-in user: the interactive page, scripts in the pages). A request that carries
+    an Authorization header is the token's alone. POST, PUT, PATCH and DELETE need the CSRF token (the csrftoken
+    cookie's value in an X-CSRFToken header), as the pages' forms do; without it: 403, nothing done."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+
+    def __init__(self):
+        super().__init__(csrf=True)
+
+    def _get_key(self, request):
+        if "authorization" in request.headers or not request.user.is_authenticated:
+            return None
+        if check_csrf(request):
+            raise Problem(403, _("a request made with the browser's session needs its CSRF token: send the "
+                                 "csrftoken cookie's value in an X-CSRFToken header (scripts: use an access token)"))
+        return request.COOKIES.get(self.param_name)
+
+    def authenticate(self, request, key):
+        if key is None or not request.user.is_authenticated:
+            return None
+        return request.user
+
+
+READ = [TokenAuth(), SessionAuth()]
+ACTS = [TokenAuth(acts=True), SessionAuth()]

@@ -35,7 +35,9 @@ api = NinjaAPI(
     title="kubenode API", version="1", urls_namespace="api-v1", auth=READ,
     description="Clusters, nodes, batches of node actions and their progress, the audit log and templates. "
                 "Authenticate with a personal access token (`Authorization: Bearer kn_…`), created on the "
-                "Access tokens page. Errors are RFC 9457 problem documents.")
+                "Access tokens page, or, signed in, with the browser's session (POST, PUT and DELETE then need "
+                "the CSRF token in an X-CSRFToken header; this page sends it). Errors are RFC 9457 problem "
+                "documents.")
 problems.install(api)
 
 # ---- Schemas ---------------------------------------------------------------------------------------------------
@@ -239,6 +241,8 @@ class AuditOut(Schema):
     outcome: str
     error: str
     task: str | None
+    via_token: str | None = Field(None, description="the access token the change was asked with (null: a page, "
+                                                    "a command or a browser session)")
 
 
 class AuditPage(Schema):
@@ -326,6 +330,12 @@ def _task_out(task) -> dict:
 
 def _audited(request, task) -> None:
     request.api_task_id = task.pk  # the token request's audit row names the batch
+
+
+def _via_token(request) -> str:
+    """The name of the access token of this request ("" for a browser session): audit entries name it."""
+    token = getattr(request, "api_token", None)
+    return token.name if token is not None else ""
 
 
 def _template_out(t: LabelTaintTemplate) -> dict:
@@ -472,7 +482,7 @@ def create_batch(request, cluster: str, body: BatchIn):
                                                                         names):
         raise problems.Problem(409, "Nothing was run: what to do changed since the preview. Check the new preview, "
                                     "then run it.")
-    task = form.start(request.user, names=names)
+    task = form.start(request.user, names=names, via_token=_via_token(request))
     _audited(request, task)
     return 201, _task_out(task)
 
@@ -527,7 +537,7 @@ def retry_batch(request, task_id: str, body: RetryIn | None = None):
     which = (body or RetryIn()).which
     try:
         new = batches.retry_batch(task, request.user, failed=which in ("failed", "both"),
-                                  remaining=which in ("remaining", "both"))
+                                  remaining=which in ("remaining", "both"), via_token=_via_token(request))
     except ValidationError as exc:
         raise problems.Problem(409, "; ".join(exc.messages)) from None
     _audited(request, new)
@@ -542,7 +552,8 @@ audit_router = Router(tags=["audit"])
 def _audit(e) -> dict:
     return {"id": e.pk, "created_at": e.created_at.isoformat(), "username": e.username, "cluster": e.cluster_name,
             "node": e.node, "action": e.action, "reason": e.reason, "before": e.before, "after": e.after,
-            "outcome": e.outcome, "error": e.error, "task": str(e.task_id) if e.task_id else None}
+            "outcome": e.outcome, "error": e.error, "task": str(e.task_id) if e.task_id else None,
+            "via_token": e.via_token or None}
 
 
 @audit_router.get("", response={200: AuditPage, **ERRORS}, summary="Audit entries, newest first, with the audit "

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 
+from accounts.logout import LogoutView
 from accounts.urls import login_context, login_urls
 from api.urls import api_urls
 from kubenode import metrics, views
@@ -20,7 +21,7 @@ urlpatterns = [
     path("", views_clusters.overview, name="home"),
     path("favicon.ico", views_clusters.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(extra_context=login_context()), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("i18n/catalog.js", login_not_required(JavaScriptCatalog.as_view(domain="djangojs")),
          name="javascript_catalog"),

@@ -37,9 +37,10 @@ class ClusterAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "username", "cluster_name", "node", "action", "outcome", "reason", "error")
+    list_display = ("created_at", "username", "via_token", "cluster_name", "node", "action", "outcome", "reason",
+                    "error")
     list_filter = ("outcome", "action", "cluster_name", "username", "created_at")
-    search_fields = ("node", "username", "reason", "error", "cluster_name")
+    search_fields = ("node", "username", "via_token", "reason", "error", "cluster_name")
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request, obj=None):

@@ -18,7 +18,7 @@ from progress import operations
 from progress import services as progress_services
 
 from . import selectors, services
-from .models import Cluster
+from .models import BatchToken, Cluster
 from .selectors import invalidate_nodes
 from .validation import ACTIONS, require_confirmation
 
@@ -30,9 +30,11 @@ def concurrency_limit(action: str) -> int:
 
 
 def start_batch(user, cluster, action: str, params: dict | None = None, *, names: list[str] | None = None,
-                selector: str | None = None, all_nodes: bool = False, concurrency: int = 0, queued: bool = True):
+                selector: str | None = None, all_nodes: bool = False, concurrency: int = 0, queued: bool = True,
+                via_token: str = ""):
     """Validate, resolve the targets and queue the batch; returns the ProgressTask. ValidationError with a clear
-    message (nothing recorded) for bad input; PermissionDenied when the user may not run the action."""
+    message (nothing recorded) for bad input; PermissionDenied when the user may not run the action. `via_token`:
+    the name of the access token the batch is started with (its audit entries name it)."""
     runtime.refuse_if_shutting_down()
     if action not in ACTIONS:
         raise ValidationError(_("unknown action %(action)s; one of %(actions)s") % {"action": repr(action),
@@ -50,16 +52,27 @@ def start_batch(user, cluster, action: str, params: dict | None = None, *, names
     targets = selectors.resolve_targets(cluster, names=names or None, selector=selector or None,
                                         all_nodes=all_nodes)
     access.require_run_batch(user, action, normalized, len(targets))
-    return progress_services.create_task(user, action, cluster.name, normalized, targets,
-                                         selector=selector or ("(all nodes)" if all_nodes else ""),
-                                         concurrency=concurrency, queued=queued)
+    with transaction.atomic():  # the token's name is there before a worker can claim the batch
+        task = progress_services.create_task(user, action, cluster.name, normalized, targets,
+                                             selector=selector or ("(all nodes)" if all_nodes else ""),
+                                             concurrency=concurrency, queued=queued)
+        _remember_token(task, via_token)
+    return task
 
 
-def retry_batch(task, user, *, failed: bool = True, remaining: bool = True):
+def _remember_token(task, via_token: str) -> None:
+    if via_token:
+        BatchToken.objects.create(task_id=task.pk, token_name=via_token[:100])
+
+
+def retry_batch(task, user, *, failed: bool = True, remaining: bool = True, via_token: str = ""):
     """Queue the failed and/or unfinished nodes of `task` again, as `user` (who must still be allowed to run the
-    task's action on it)."""
+    task's action on it); `via_token` as for start_batch."""
     access.require_manage_task(user, task)
-    return progress_services.retry_task(task, user, failed=failed, remaining=remaining)
+    with transaction.atomic():
+        new = progress_services.retry_task(task, user, failed=failed, remaining=remaining)
+        _remember_token(new, via_token)
+    return new
 
 
 def cancel_batch(task, user):
@@ -76,10 +89,12 @@ def _prepare(action: str):
         if cluster is None:
             raise operations.ScopeUnavailable(f"the task's cluster {task.cluster_name!r} no longer exists")
         user, params = task.user, dict(task.parameters)
+        via_token = BatchToken.objects.filter(task_id=task.pk).values_list("token_name", flat=True).first() or ""
 
         def run(node: str, should_stop) -> operations.Outcome:
             outcome, entry = services.perform_node_action(cluster, node, action, params, user=user,
-                                                          task_id=task.pk, should_stop=should_stop)
+                                                          task_id=task.pk, should_stop=should_stop,
+                                                          via_token=via_token)
             return operations.Outcome(ok=outcome.ok, error=outcome.error, detail=outcome.detail or {}, record=entry)
 
         return run

@@ -505,8 +505,9 @@ class BatchActionForm(forms.Form):
                                   else _("cluster %(cluster)s has no nodes") % {"cluster": self.cluster.name})
         return names
 
-    def start(self, user, names: list[str] | None = None):
-        """Start the batch (nodes.batches.start_batch). A preview passes the names it showed."""
+    def start(self, user, names: list[str] | None = None, via_token: str = ""):
+        """Start the batch (nodes.batches.start_batch). A preview passes the names it showed; the API the name of
+        the access token it was asked with."""
         data = self.cleaned_data
         t = self.target
         if names is None and t.names is None and t.filtered:
@@ -514,10 +515,10 @@ class BatchActionForm(forms.Form):
         if names is not None or t.names is not None:
             return batches.start_batch(user, self.cluster, data["action"], data["params"],
                                        names=names if names is not None else t.names,
-                                       concurrency=data["concurrency"] or 0)
+                                       concurrency=data["concurrency"] or 0, via_token=via_token)
         return batches.start_batch(user, self.cluster, data["action"], data["params"],
                                    selector=t.selector or None, all_nodes=t.all_nodes and not t.selector,
-                                   concurrency=data["concurrency"] or 0)
+                                   concurrency=data["concurrency"] or 0, via_token=via_token)
 
     def error_messages(self, names: dict | None = None) -> list[str]:
         """Every error, prefixed by its field's label (or by `names[field]`, e.g. a command-line flag)."""

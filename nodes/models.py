@@ -51,6 +51,8 @@ class AuditEntry(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     error = models.TextField(blank=True)
     task_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # the name of the access token the change was asked with (through the API); empty: from the pages or a command
+    via_token = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -59,6 +61,17 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.cluster_name}/{self.node}"
+
+
+class BatchToken(models.Model):
+    """The access token a batch was started with through the API: the worker names it in the batch's audit
+    entries (recorded in the transaction that queues the batch)."""
+
+    task_id = models.UUIDField(primary_key=True)
+    token_name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return f"{self.task_id} (token {self.token_name})"
 
 
 class LabelTaintTemplate(models.Model):

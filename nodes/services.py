@@ -308,7 +308,8 @@ def _username(user) -> str:
     return getattr(user, "get_username", lambda: str(user))()
 
 
-def _audit_entry(cluster, node, action, params, user, task_id, outcome: NodeOutcome) -> AuditEntry:
+def _audit_entry(cluster, node, action, params, user, task_id, outcome: NodeOutcome, via_token: str = ""
+                 ) -> AuditEntry:
     """The audit record of one node operation (not saved)."""
     user_obj = user if getattr(user, "pk", None) is not None else None
     detail = outcome.detail or {}
@@ -319,7 +320,7 @@ def _audit_entry(cluster, node, action, params, user, task_id, outcome: NodeOutc
         user=user_obj, username=_username(user)[:150], cluster=cluster, cluster_name=cluster.name, node=node,
         action=action, reason=(params or {}).get("reason", ""), before=detail.get("before") or {}, after=after,
         outcome=AuditEntry.Outcome.SUCCEEDED if outcome.ok else AuditEntry.Outcome.FAILED,
-        error=outcome.error, task_id=task_id,
+        error=outcome.error, task_id=task_id, via_token=(via_token or "")[:100],
     )
 
 
@@ -356,10 +357,11 @@ def _perform(kube, node: str, action: str, params: dict, username: str, should_s
 
 
 def perform_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,
-                        should_stop: Callable[[], bool] | None = None) -> tuple[NodeOutcome, AuditEntry | None]:
+                        should_stop: Callable[[], bool] | None = None, via_token: str = ""
+                        ) -> tuple[NodeOutcome, AuditEntry | None]:
     """Perform one action on one node; returns its outcome and its audit record, not saved (a batch stores the
-    record in the transaction that records the result; None for an unknown action). Never raises for API or input
-    errors."""
+    record in the transaction that records the result; None for an unknown action). `via_token`: the name of the
+    access token the change was asked with. Never raises for API or input errors."""
     username = _username(user)
     try:
         params = validate_action(action, params)
@@ -368,7 +370,7 @@ def perform_node_action(cluster: Cluster, node: str, action: str, params: dict, 
         if action not in ACTIONS:
             return outcome, None
         return outcome, _audit_entry(cluster, node, action, params if isinstance(params, dict) else {}, user,
-                                     task_id, outcome)
+                                     task_id, outcome, via_token)
     try:
         kube = kube_client.for_cluster(cluster)
         outcome = _perform(kube, node, action, params, username, should_stop)
@@ -380,7 +382,7 @@ def perform_node_action(cluster: Cluster, node: str, action: str, params: dict, 
     except Exception as exc:  # never a traceback in an outcome; the log keeps it
         log.exception("unexpected failure of %s on %s/%s", action, cluster.name, node)
         outcome = NodeOutcome(node=node, ok=False, error=f"unexpected error: {type(exc).__name__}")
-    return outcome, _audit_entry(cluster, node, action, params, user, task_id, outcome)
+    return outcome, _audit_entry(cluster, node, action, params, user, task_id, outcome, via_token)
 
 
 def run_node_action(cluster: Cluster, node: str, action: str, params: dict, *, user, task_id=None,

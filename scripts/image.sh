@@ -115,6 +115,10 @@ build() {
   [ -f /etc/ssl/certs/ca-certificates.crt ] && \
     mounts+=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
   log "building $image (base $BASE_IMAGE)"
+  # the venv stage first, tagged: its layers (python-ldap compiled) stay cached when the application changes (an
+  # untagged stage would be pruned below as dangling)
+  bah bud --isolation chroot --network host --layers --pull=never "${mounts[@]}" \
+    --build-arg BASE_IMAGE="$BASE_IMAGE" --target venv -t "$PREFIX-venv:$BASE_KEY" -f Dockerfile . >&2
   bah bud --isolation chroot --network host --layers --pull=never "${mounts[@]}" \
     --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$image" -f Dockerfile . >&2
   # older images of this checkout go; the layers the new one shares stay

@@ -153,3 +153,28 @@ def test_oidc_logins_get_the_role_of_their_groups_claim_and_unmapped_users_are_r
     page = fresh_page(browser_page)
     password_login(page, url, "root", "root-pw-123")
     assert "/login/" not in page.url
+
+
+def test_logging_out_of_an_oidc_login_ends_the_providers_session_too(oidc_provider, replica_factory, browser_page):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    provider = oidc_provider(f"{url}/oidc/callback/")
+    provider.set_account("olga", "olga@example.test", ["kn-operators"])
+    replica_factory(port=port, **provider.env)
+    page = fresh_page(browser_page)
+    oidc_login(page, url, "olga")
+    assert "/login/" not in page.url and role_of("olga") == ({"operator"}, False)
+    # kubenode's logout sends the browser on to the provider's end_session_endpoint with the ID token as hint
+    ended = []
+    page.on("request", lambda r: ended.append(r.url) if "/session/end" in r.url else None)
+    page.locator("#logout-form button").click()
+    page.get_by_role("button", name=re.compile("yes, sign me out", re.I)).click()
+    page.wait_for_url(f"{url}/login/")
+    hinted = [u for u in ended if "id_token_hint=" in u and "post_logout_redirect_uri=" in u]
+    assert hinted and hinted[0].startswith(provider.discovery()["end_session_endpoint"]), ended
+    # signed out at kubenode and at the provider: the next login asks for the provider's password again
+    page.goto(f"{url}/")
+    assert "/login/" in page.url
+    page.get_by_role("link", name="Log in with Test SSO").click()
+    page.locator("input[name=login]").wait_for()
+    assert page.url.startswith(provider.issuer)

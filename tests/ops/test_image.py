@@ -17,7 +17,8 @@ import pytest
 from tests.fixtures.services import free_port
 from tests.ops.conftest import get_json, wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# the first build of a checkout compiles python-ldap in the venv stage (minutes); later ones reuse its layers
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SH = ROOT / "scripts" / "image.sh"
@@ -132,7 +133,8 @@ def _comm(pid: int) -> str:
 def test_the_image_holds_the_application_and_nothing_else(container):
     name = container()
     listing = buildah("run", "--isolation", "chroot", name, "--", "ls", "-A", "/app").stdout.split()
-    assert set(listing) == {"manage.py", "requirements.txt", "requirements-logins.txt", "kubenode", "nodes", "progress", "api", "accounts",
+    assert set(listing) == {"manage.py", "requirements.txt", "requirements-logins.txt",
+                            "kubenode", "nodes", "progress", "api", "accounts",
                             "templates", "static", "locale", "scripts", "var"}
     assert buildah("run", "--isolation", "chroot", name, "--", "ls", "/app/scripts").stdout.split() == \
         ["entrypoint.sh"]
@@ -142,9 +144,14 @@ def test_the_image_holds_the_application_and_nothing_else(container):
              "print(json.dumps({m: importlib.util.find_spec(m) is not None for m in sys.argv[1:]}))")
     found = json.loads(buildah("run", "--isolation", "chroot", "--user", f"{APP_UID}:{APP_UID}", name, "--",
                                "/opt/venv/bin/python", "-c", "import json; " + probe, "kubesim", "tests", "bench",
-                               "pytest", "playwright", "django", "daphne", "kubenode").stdout)
+                               "pytest", "playwright", "django", "daphne", "kubenode", "ldap",
+                               "django_auth_ldap").stdout)
     assert found == {"kubesim": False, "tests": False, "bench": False, "pytest": False, "playwright": False,
-                     "django": True, "daphne": True, "kubenode": True}
+                     "django": True, "daphne": True, "kubenode": True, "ldap": True, "django_auth_ldap": True}
+    # python-ldap was compiled in the build stage: no compiler or headers came along, its libraries did
+    tools = buildah("run", "--isolation", "chroot", name, "--", "sh", "-c",
+                    "command -v gcc cc || true; ls /usr/include/ldap.h 2>/dev/null || true").stdout
+    assert tools.strip() == ""
     config = json.loads(buildah("inspect", "--type", "container", name).stdout)["OCIv1"]["config"]
     assert config["User"] == f"{APP_UID}:{APP_UID}"
     assert config["Entrypoint"] == ["/app/scripts/entrypoint.sh"] and config["Cmd"] == ["serve"]
@@ -226,6 +233,21 @@ def _answers(url: str) -> bool:
         return False
     except ValueError:
         return False
+
+
+def test_ldap_logins_enabled_pass_the_start_up_checks_in_the_image(container, test_database_env):
+    """LDAP_ENABLED in the image: python-ldap imports (its C module against libldap), the settings build the LDAP
+    backend, Django's checks pass. Without python-ldap this stops with the "needs django-auth-ldap" message."""
+    env = image_env(test_database_env, LDAP_ENABLED="true", AUTH_LDAP_SERVER_URI="ldap://127.0.0.1:1",
+                    AUTH_LDAP_USER_SEARCH_BASE="ou=people,dc=example,dc=org")
+    done = subprocess.run(run_argv(container(), env, "manage", "shell", "-c",
+                                   "from django.conf import settings; import ldap; "
+                                   "print(settings.AUTHENTICATION_BACKENDS[-1], ldap.OPT_X_TLS_REQUIRE_CERT > 0); "
+                                   "from django.core.management import call_command; call_command('check')"),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "accounts.ldap_backend.LDAPRoleBackend True" in done.stdout, done.stdout
+    assert "System check identified no issues" in done.stdout + done.stderr, done.stdout + done.stderr
 
 
 def test_a_wrong_command_in_the_image_is_refused(container, test_database_env):
