@@ -27,7 +27,10 @@ def login_settings(config) -> dict:
             OIDC_USE_PKCE=True,
             LOGIN_REDIRECT_URL_FAILURE="/login/?refused=1",
         )
-        if config["auth.oidc.end_session_endpoint"]:  # RP-initiated logout needs the ID token as its hint
+        end = config["auth.oidc.end_session_endpoint"]
+        if end and (not end.startswith(("https://", "http://")) or not end.split("://", 1)[1].split("/")[0]):
+            raise ValueError(f"auth.oidc.end_session_endpoint must be an http(s) URL; {end!r} is not")
+        if end:  # RP-initiated logout needs the ID token as its hint
             out.update(OIDC_STORE_ID_TOKEN=True, OIDC_OP_LOGOUT_URL_METHOD="accounts.logout.provider_logout_url")
     if config["auth.ldap.enabled"]:
         try:

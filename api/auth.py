@@ -4,6 +4,7 @@ user, as on the pages; CSRF enforced on unsafe methods). The same access rules (
 from __future__ import annotations
 
 from django.conf import settings
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
@@ -46,6 +47,11 @@ class SessionAuth(APIKeyCookie):
     def _get_key(self, request):
         if "authorization" in request.headers or not request.user.is_authenticated:
             return None
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            try:
+                request.body  # noqa: B018 - read (and kept) before the CSRF check parses a form out of the stream
+            except RawPostDataException:
+                pass  # a multipart form already parsed: the CSRF check reads it; the API then refuses it (415)
         if check_csrf(request):
             raise Problem(403, _("a request made with the browser's session needs its CSRF token: send the "
                                  "csrftoken cookie's value in an X-CSRFToken header (scripts: use an access token)"))

@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
+from django.http.request import RawPostDataException
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -89,5 +90,7 @@ def install(api) -> None:
         r, 429, str(e), headers={"Retry-After": str(e.retry_after)}))
     api.add_exception_handler(KubeError, lambda r, e: problem_response(
         r, 404 if getattr(e, "status", 0) == 404 else 502, str(e)))
+    api.add_exception_handler(RawPostDataException, lambda r, e: problem_response(
+        r, 415, "the API takes a JSON body (Content-Type: application/json), not a form"))
     api.add_exception_handler(Exception, _unexpected)
     api.add_exception_handler(HttpError, lambda r, e: problem_response(r, e.status_code, str(e)))

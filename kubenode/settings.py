@@ -210,6 +210,12 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+if CONFIG["auth.oidc.enabled"] and CONFIG["auth.oidc.end_session_endpoint"]:
+    # the logout form's answer redirects to the provider's end_session_endpoint, and form-action covers redirects
+    from urllib.parse import urlsplit as _urlsplit
+
+    _end = _urlsplit(CONFIG["auth.oidc.end_session_endpoint"])
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_end.scheme}://{_end.netloc}")
 
 # Sign-in lockout (django-axes): per user and per address, configurable; admins unlock in the admin
 AXES_FAILURE_LIMIT = CONFIG["auth.lockout_failures"]
