@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils import translation
 from ninja.security import HttpBearer
 
-from kubenode import access
+from kubenode import access, locale
 
 from . import tokens
 
@@ -22,6 +23,9 @@ class TokenAuth(HttpBearer):
             return None
         request.api_token = found  # the request is audited with the token's name, even when refused below
         request.user = found.user
+        if not locale.header_language(request):  # the answer speaks the token's user's saved language
+            request.LANGUAGE_CODE = locale.saved_language(found.user) or request.LANGUAGE_CODE
+            translation.activate(request.LANGUAGE_CODE)
         tokens.count_request(found)
         if self.acts:
             access.require_token_may_act(found)
