@@ -5,13 +5,15 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import tokens
 from .models import ApiToken, TokenRequest
 
 
 class TokenAddForm(forms.ModelForm):
-    days = forms.IntegerField(label="Valid for (days)", min_value=1)
+    days = forms.IntegerField(label=_("Valid for (days)"), min_value=1)
 
     class Meta:
         model = ApiToken
@@ -19,7 +21,7 @@ class TokenAddForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"] = forms.IntegerField(label="Valid for (days)", min_value=1,
+        self.fields["days"] = forms.IntegerField(label=_("Valid for (days)"), min_value=1,
                                                  max_value=int(settings.CONFIG["api.token_max_days"]),
                                                  initial=int(settings.CONFIG["api.token_default_days"]))
 
@@ -62,19 +64,24 @@ class ApiTokenAdmin(admin.ModelAdmin):
         token = ApiToken.objects.get(pk=obj.pk)
         response = TemplateResponse(request, "admin/api/apitoken/created.html", {
             **self.admin_site.each_context(request), "token": token, "secret": secret, "opts": self.model._meta,
-            "title": f"Token {token.name} created"})
+            "title": _("Token %(name)s created") % {"name": token.name}})
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         for token in queryset:
             tokens.revoke_token(request.user, token)
-        messages.success(request, f"{queryset.count()} token(s) revoked.")
+        count = queryset.count()
+        messages.success(request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count) % {
+            "count": count})
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, obj):
-        return obj.state
+        return STATES.get(obj.state, obj.state)
+
+
+STATES = {"active": _("active"), "expired": _("expired"), "revoked": _("revoked")}
 
 
 @admin.register(TokenRequest)

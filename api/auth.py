@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http.request import RawPostDataException
+from django.utils import translation
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from kubenode import access
+from kubenode import access, locale
 
 from . import tokens
 from .problems import Problem
@@ -28,6 +29,9 @@ class TokenAuth(HttpBearer):
             return None
         request.api_token = found  # the request is audited with the token's name, even when refused below
         request.user = found.user
+        if not locale.header_language(request):  # the answer speaks the token's user's saved language
+            request.LANGUAGE_CODE = locale.saved_language(found.user) or request.LANGUAGE_CODE
+            translation.activate(request.LANGUAGE_CODE)
         tokens.count_request(found)
         if self.acts:
             access.require_token_may_act(found)

@@ -28,7 +28,8 @@ WINDOW_SECONDS = 60
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int, limit: int):
-        super().__init__(f"this token made more than {limit} requests in a minute; try again in {retry_after} s")
+        super().__init__(_("this token made more than %(limit)s requests in a minute; try again in %(seconds)s s")
+                         % {"limit": limit, "seconds": retry_after})
         self.retry_after = retry_after
         self.limit = limit
 

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Query, Router, Schema
 from pydantic import Field
 
@@ -294,7 +295,7 @@ def _iso(value):
 def _cluster(name: str) -> Cluster:
     cluster = Cluster.objects.filter(name=name).first()
     if cluster is None:
-        raise Http404(f"no cluster {name!r}")
+        raise Http404(_("no cluster %(name)s") % {"name": repr(name)})
     return cluster
 
 
@@ -302,13 +303,14 @@ def _task(request, task_id) -> ProgressTask:
     try:
         return task_selectors.get_task_for(request.user, task_id)
     except PermissionDenied:
-        raise Http404("no such task") from None
+        raise Http404(_("no such task")) from None
 
 
 def _page(items, number: int, per_page: int):
     paginator = Paginator(items, per_page)
     if number > max(paginator.num_pages, 1):
-        raise problems.Problem(404, f"no page {number}: there are {paginator.num_pages}")
+        raise problems.Problem(404, _("no page %(number)s: there are %(pages)s") % {
+            "number": number, "pages": paginator.num_pages})
     return paginator.page(number), paginator
 
 
@@ -355,8 +357,9 @@ def batch_form(cluster: Cluster, body: BatchIn) -> BatchActionForm:
     if body.template:
         template = LabelTaintTemplate.objects.filter(name=body.template).first()
         if template is None:
-            raise problems.Problem(400, f"Apply template: no template {body.template!r}",
-                                   [{"field": "template", "message": f"no template {body.template!r}"}])
+            missing = _("no template %(name)s") % {"name": repr(body.template)}
+            raise problems.Problem(400, _("Apply template: %(error)s") % {"error": missing},
+                                   [{"field": "template", "message": missing}])
         values["template"] = str(template.pk)
     for name in ("ignore_daemonsets", "delete_emptydir_data", "force", "disable_eviction", "grace_period",
                  "timeout", "skip_wait_for_delete_timeout"):
@@ -365,8 +368,8 @@ def batch_form(cluster: Cluster, body: BatchIn) -> BatchActionForm:
     filters = {k: getattr(body, k) for k in ("q", "status", "role", "taint") if getattr(body, k)}
     chosen = sum([body.nodes is not None, bool(body.selector or filters), body.all_nodes])
     if chosen != 1:
-        raise problems.Problem(400, "choose exactly one target: node names, a label selector or the list's "
-                                    "filters, or all nodes")
+        raise problems.Problem(400, _("choose exactly one target: node names, a label selector or the list's "
+                                      "filters, or all nodes"))
     values = data_with_defaults(values)
     for key, value in values.items():
         if isinstance(value, bool):
@@ -377,7 +380,7 @@ def batch_form(cluster: Cluster, body: BatchIn) -> BatchActionForm:
     if body.nodes is not None:
         data.setlist("node", [n for n in body.nodes if n.strip()])
         if not data.getlist("node"):
-            raise problems.Problem(400, "no node names given")
+            raise problems.Problem(400, _("no node names given"))
     elif body.selector or filters:
         data["select_all"] = "on"
         data["selector"] = body.selector
@@ -421,7 +424,8 @@ def list_nodes(request, cluster: str, query: Query[NodeQuery]):
     try:
         every = selectors.cached_nodes(cluster)
     except KubeError as exc:
-        raise problems.Problem(502, f"Cluster {cluster.name} could not be read: {exc}") from None
+        raise problems.Problem(502, _("Cluster %(cluster)s could not be read: %(error)s") % {
+            "cluster": cluster.name, "error": exc}) from None
     try:
         keep = selectors.node_filter(q=f["q"], status=f["status"], role=f["role"], taint=f["taint"],
                                      selector=f["selector"])
@@ -480,8 +484,8 @@ def create_batch(request, cluster: str, body: BatchIn):
         names = form.resolve_names()
     if body.fingerprint is not None and body.fingerprint != fingerprint(body.action, form.cleaned_data["params"],
                                                                         names):
-        raise problems.Problem(409, "Nothing was run: what to do changed since the preview. Check the new preview, "
-                                    "then run it.")
+        raise problems.Problem(409, _("Nothing was run: what to do changed since the preview. Check the new "
+                                      "preview, then run it."))
     task = form.start(request.user, names=names, via_token=_via_token(request))
     _audited(request, task)
     return 201, _task_out(task)
@@ -525,7 +529,7 @@ def cancel_batch(request, task_id: str):
     try:
         task = batches.cancel_batch(task, request.user)
     except ValidationError as exc:
-        raise problems.Problem(409, "; ".join(exc.messages)) from None
+        raise problems.Problem(409, problems.joined(exc.messages)) from None
     _audited(request, task)
     return _task_out(task)
 
@@ -539,7 +543,7 @@ def retry_batch(request, task_id: str, body: RetryIn | None = None):
         new = batches.retry_batch(task, request.user, failed=which in ("failed", "both"),
                                   remaining=which in ("remaining", "both"), via_token=_via_token(request))
     except ValidationError as exc:
-        raise problems.Problem(409, "; ".join(exc.messages)) from None
+        raise problems.Problem(409, problems.joined(exc.messages)) from None
     _audited(request, new)
     return 201, _task_out(new)
 
@@ -565,7 +569,7 @@ def list_audit(request, query: Query[AuditQuery]):
             qs = qs.filter(task_id=query.task)
         current, paginator = _page(qs, query.page, 100)
     except ValidationError as exc:
-        raise problems.Problem(400, "; ".join(exc.messages)) from None
+        raise problems.Problem(400, problems.joined(exc.messages)) from None
     return {"count": paginator.count, "page": current.number, "pages": paginator.num_pages,
             "items": [_audit(e) for e in current]}
 

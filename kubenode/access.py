@@ -14,6 +14,7 @@ acting user's *current* right to run the task's action.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 ACTIONS = ("label", "unlabel", "taint", "untaint", "cordon", "uncordon", "drain")
 OPERATOR_ACTIONS = frozenset({"label", "unlabel", "taint", "untaint", "cordon", "uncordon"})
@@ -41,7 +42,10 @@ def can_run(user, action: str) -> bool:
 
 def require_run(user, action: str) -> None:
     if not can_run(user, action):
-        raise PermissionDenied(f"you may not run {action or 'this action'}")
+        from kubenode.words import action_name
+
+        raise PermissionDenied(_("you may not run %(action)s") % {"action": action_name(action)} if action
+                               else _("you may not run this action"))
 
 
 def can_run_batch(user, action: str, params: dict | None, node_count: int) -> bool:
@@ -57,8 +61,8 @@ def can_run_batch(user, action: str, params: dict | None, node_count: int) -> bo
 def require_run_batch(user, action: str, params: dict | None, node_count: int) -> None:
     require_run(user, action)
     if not can_run_batch(user, action, params, node_count):
-        raise PermissionDenied("a NoExecute taint on more than one node evicts pods like a drain: it needs the "
-                               "right to drain")
+        raise PermissionDenied(_("a NoExecute taint on more than one node evicts pods like a drain: it needs the "
+                                 "right to drain"))
 
 
 def allowed_actions(user) -> list[str]:
@@ -71,7 +75,7 @@ def can_manage_templates(user) -> bool:
 
 def require_manage_templates(user) -> None:
     if not can_manage_templates(user):
-        raise PermissionDenied("label and taint templates are for operators")
+        raise PermissionDenied(_("label and taint templates are for operators"))
 
 
 def sees_every_task(user) -> bool:
@@ -89,7 +93,7 @@ def can_manage_task(user, task) -> bool:
 
 def require_manage_task(user, task) -> None:
     if not can_manage_task(user, task):
-        raise PermissionDenied("only the task's owner or staff, with the right to run its action, may do this")
+        raise PermissionDenied(_("only the task's owner or staff, with the right to run its action, may do this"))
 
 
 def can_manage_clusters(user) -> bool:
@@ -99,7 +103,7 @@ def can_manage_clusters(user) -> bool:
 
 def require_manage_clusters(user) -> None:
     if not can_manage_clusters(user):
-        raise PermissionDenied("clusters are managed by admins")
+        raise PermissionDenied(_("clusters are managed by admins"))
 
 
 def manages_superusers(user) -> bool:
@@ -124,7 +128,7 @@ def token_may_act(token) -> bool:
 
 def require_token_may_act(token) -> None:
     if not token_may_act(token):
-        raise PermissionDenied("this token may only read: its scope is read")
+        raise PermissionDenied(_("this token may only read: its scope is read"))
 
 
 def can_manage_token(user, token) -> bool:
@@ -133,4 +137,4 @@ def can_manage_token(user, token) -> bool:
 
 def require_manage_token(user, token) -> None:
     if not can_manage_token(user, token):
-        raise PermissionDenied("a token is revoked by its own user or by an admin")
+        raise PermissionDenied(_("a token is revoked by its own user or by an admin"))

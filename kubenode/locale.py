@@ -32,12 +32,41 @@ def offered(code: str | None) -> str | None:
 
 def browser_language(request) -> str | None:
     """The language cookie, else the first offered language of Accept-Language; None: neither says one."""
+    return offered(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)) or header_language(request)
+
+
+def header_language(request) -> str | None:
+    """The first offered language of the request's Accept-Language header; None: it names none."""
+    return _first_offered(request.headers.get("Accept-Language", ""))
+
+
+def saved_language(user) -> str | None:
+    """The language the user chose (the switcher), else the one their pages last spoke; None: neither."""
+    pref = preference_of(user)
+    return (offered(pref.language) or offered(pref.page_language)) if pref else None
+
+
+def api_language(request, user=None) -> str:
+    """The language of an API answer: Accept-Language (a program asks for one), else the user's saved language
+    (session users here; token users once their token is known, api.auth), else server.language_code."""
+    return header_language(request) or saved_language(user if user is not None else getattr(request, "user", None)) \
+        or settings.PAGE_LANGUAGE_CODE
+
+
+def socket_language(scope, user) -> str:
+    """The language of a WebSocket's messages: as the user's pages (their choice, else the switcher's cookie,
+    else the handshake's Accept-Language, else what their pages last spoke), else server.language_code."""
+    accept = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k.lower() == b"accept-language"), "")
+    pref = preference_of(user)
+    return (offered(pref.language) if pref else None) or \
+        offered((scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME)) or _first_offered(accept) or \
+        (offered(pref.page_language) if pref else None) or settings.PAGE_LANGUAGE_CODE
+
+
+def _first_offered(header: str) -> str | None:
     from django.utils.translation.trans_real import parse_accept_lang_header
 
-    chosen = offered(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME))
-    if chosen:
-        return chosen
-    for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+    for code, _quality in parse_accept_lang_header(header):
         if code == "*":
             break
         if offered(code):

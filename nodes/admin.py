@@ -4,8 +4,11 @@ templates page's form) and users (admins who are not superusers manage the roles
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from kubenode import access
+from kubenode.admin import WordFieldsAdmin, WordFilter, display_word
+from kubenode.words import action_name
 
 from . import services
 from .forms import TemplateForm
@@ -27,7 +30,7 @@ class ClusterAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # clusters come from a kubeconfig import (cluster_import) or the in-cluster account
 
-    @admin.action(description="Check connectivity")
+    @admin.action(description=_("Check connectivity"))
     def check_connectivity(self, request, queryset):
         for cluster in queryset:
             result = services.check_cluster(cluster)
@@ -36,15 +39,18 @@ class ClusterAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "username", "via_token", "cluster_name", "node", "action", "outcome", "reason",
+class AuditEntryAdmin(WordFieldsAdmin):
+    list_display = ("created_at", "username", "via_token", "cluster_name", "node", "action_word", "outcome", "reason",
                     "error")
-    list_filter = ("outcome", "action", "cluster_name", "username", "created_at")
+    list_filter = ("outcome", WordFilter.of("action", _("action"), action_name), "cluster_name", "username",
+                   "created_at")
+    action_word = display_word("action", _("action"), action_name)
+    word_fields = {"action": "action_word"}
     search_fields = ("node", "username", "via_token", "reason", "error", "cluster_name")
     date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [*(f.name for f in self.model._meta.fields), *self.word_fields.values()]
 
     def has_add_permission(self, request):
         return False

@@ -792,8 +792,8 @@ def get_node(cluster, name: str) -> NodeInfo:
         obj = node_ops.get_node(kube, name)
     except KubeError as exc:
         if exc.status == 404:
-            raise NodeNotFound(f"node {name!r} not found in cluster {cluster.name}", status=404,
-                               reason="NotFound") from None
+            raise NodeNotFound(_("node %(name)s not found in cluster %(cluster)s") % {
+                "name": repr(name), "cluster": cluster.name}, status=404, reason="NotFound") from None
         raise
     info = node_info(obj)
     pods = node_ops.list_pods_on_node(kube, name)
@@ -838,8 +838,8 @@ def node_detail(cluster, name: str) -> NodeDetail:
             obj = obj_f.result()
         except KubeError as exc:
             if exc.status == 404:
-                raise NodeNotFound(f"node {name!r} not found in cluster {cluster.name}", status=404,
-                                   reason="NotFound") from None
+                raise NodeNotFound(_("node %(name)s not found in cluster %(cluster)s") % {
+                    "name": repr(name), "cluster": cluster.name}, status=404, reason="NotFound") from None
             raise
         info = node_info(obj)
         info.pods = sorted((pod_summary(p) for p in pods_f.result()), key=lambda p: (p["namespace"], p["name"]))

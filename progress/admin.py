@@ -1,11 +1,16 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from kubenode.admin import WordFieldsAdmin, WordFilter, display_word
+from kubenode.words import action_name, outcome_name
 
 from . import services
 from .models import ProgressMessage, ProgressTask
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(WordFieldsAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -18,9 +23,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ProgressTask)
 class ProgressTaskAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "user", "cluster_name", "action", "status", "total", "done",
+    list_display = ("id", "created_at", "user", "cluster_name", "action_word", "status", "total", "done",
                     "succeeded", "failed", "owner", "heartbeat_at")
-    list_filter = ("status", "user", "action", "cluster_name")
+    list_filter = ("status", "user", WordFilter.of("action", _("action"), action_name), "cluster_name")
+    action_word = display_word("action", _("action"), action_name)
+    word_fields = {"action": "action_word"}
     search_fields = ("id", "cluster_name", "user__username")
     date_hierarchy = "created_at"
     actions = ["cancel_tasks"]
@@ -30,7 +37,7 @@ class ProgressTaskAdmin(ReadOnlyAdmin):
 
         return super().changelist_view(request, {**(extra_context or {}), "notifier": get_notifier().status()})
 
-    @admin.action(description="Cancel the selected batches (stop at the next node)")
+    @admin.action(description=_("Cancel the selected batches (stop at the next node)"))
     def cancel_tasks(self, request, queryset):
         cancelled = 0
         for task in queryset:
@@ -39,12 +46,18 @@ class ProgressTaskAdmin(ReadOnlyAdmin):
                 cancelled += 1
             except ValidationError:
                 continue
-        self.message_user(request, f"Cancel requested for {cancelled} batch(es).", messages.INFO)
+        self.message_user(request, ngettext("Cancel requested for %(count)s batch.",
+                                            "Cancel requested for %(count)s batches.", cancelled) % {
+            "count": cancelled}, messages.INFO)
 
 
 @admin.register(ProgressMessage)
 class ProgressMessageAdmin(ReadOnlyAdmin):
-    list_display = ("task", "seq", "type", "node", "outcome", "error", "done", "succeeded", "failed", "created_at")
-    list_filter = ("type", "outcome", "task__status", "task__user", "task__action", "task__cluster_name")
+    list_display = ("task", "seq", "type", "node", "outcome_word", "error", "done", "succeeded", "failed",
+                    "created_at")
+    list_filter = ("type", WordFilter.of("outcome", _("outcome"), outcome_name), "task__status", "task__user",
+                   WordFilter.of("task__action", _("action"), action_name), "task__cluster_name")
+    outcome_word = display_word("outcome", _("outcome"), outcome_name)
+    word_fields = {"outcome": "outcome_word"}
     search_fields = ("node", "task__id")
     list_select_related = ("task",)

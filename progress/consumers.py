@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
-from kubenode import metrics
+from kubenode import locale, metrics
 
 from . import selectors, ws_security
 from .notify import hub
@@ -40,6 +43,7 @@ GROUP_RENEW_S = 3600.0
 SHARED_READ_KEEP_S = 2.0
 MAX_FRAME_CHARS = 65536  # a client frame is a small JSON object
 MAX_FRAME_DEPTH = 8
+REVOKED = _("signed out or the account changed")
 
 
 class FrameTooDeep(ValueError):
@@ -57,6 +61,11 @@ def _depth(value, level: int = 0) -> int:
 @database_sync_to_async
 def _snapshot(user):
     return selectors.snapshot(user)
+
+
+def _identity_and_language(user, scope):
+    """What the socket checks its user against, and the language its messages speak."""
+    return ws_security.fingerprint(user), locale.socket_language(scope, user)
 
 
 @database_sync_to_async
@@ -124,7 +133,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
-        self.identity = await database_sync_to_async(ws_security.fingerprint)(user)
+        self.identity, self.language = await database_sync_to_async(_identity_and_language)(user, self.scope)
         ws_security.register(self)
         self.cursors: dict[str, int] = {}  # last seq sent, per task
         self.floors: dict[str, int] = {}  # everything in (floor, cursor] was sent
@@ -166,7 +175,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "gone", False):
             return
         if message.get("type") == ws_security.REVOKE_MESSAGE["type"]:
-            await self.revoke("signed out or the account changed")
+            await self.revoke(REVOKED)
             return
         if self.lock.locked():
             hub.waiting(1)
@@ -207,16 +216,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def _resume(self, content):
         if not isinstance(content, dict) or content.get("type") != "resume":
-            await self._error("expected {\"type\": \"resume\", \"task\": ID, \"after_seq\": N}")
+            await self._error(_("expected {\"type\": \"resume\", \"task\": ID, \"after_seq\": N}"))
             return
         task_id, after = content.get("task"), content.get("after_seq", 0)
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            await self._error("after_seq must be a non-negative integer")
+            await self._error(_("after_seq must be a non-negative integer"))
             return
         try:
             owner = await _task_owner(self.user, str(task_id))
         except PermissionDenied:
-            await self._error("no such task", task=str(task_id))
+            await self._error(_("no such task"), task=str(task_id))
             return
         task_id = str(task_id)
         if owner != self.user.pk:  # staff watching another user's task
@@ -234,38 +243,39 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "gone", False) or not hasattr(self, "identity"):
             return
         if text_data is not None and len(text_data) > MAX_FRAME_CHARS:
-            await self._error(f"frames must be at most {MAX_FRAME_CHARS} characters")
+            await self._error(_("frames must be at most %(count)s characters"), {"count": MAX_FRAME_CHARS})
             return
         if not await self._still_allowed():
             return
         try:
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
         except (FrameTooDeep, RecursionError):
-            await self._error(f"frames must be JSON objects nested at most {MAX_FRAME_DEPTH} levels deep")
+            await self._error(_("frames must be JSON objects nested at most %(count)s levels deep"),
+                              {"count": MAX_FRAME_DEPTH})
         except ValueError:
-            await self._error("frames must be JSON text")
+            await self._error(_("frames must be JSON text"))
 
     async def _still_allowed(self) -> bool:
         """The socket's user as stored now: still signed in with this session, unchanged; else the socket closes."""
         user, identity, live = await database_sync_to_async(ws_security.current_identity)(
             self.user.pk, self.session_key)
         if user is None or not live or identity != self.identity:
-            await self.revoke("signed out or the account changed")
+            await self.revoke(REVOKED)
             return False
         self.user = user
         return True
 
     async def auth_revoked(self, message):
         """The user signed out or was changed (a message to the user's group from ws_security.revoke_user)."""
-        await self.revoke("signed out or the account changed")
+        await self.revoke(REVOKED)
 
-    async def revoke(self, reason: str) -> None:
+    async def revoke(self, reason) -> None:
         if getattr(self, "gone", False):
             return
         self.gone = True
         ws_security.unregister(self)
         try:
-            await self.send_json({"type": "revoked", "error": reason})
+            await self.send_json({"type": "revoked", "error": await self._words(reason)})
         finally:
             await self.close(code=ws_security.REVOKED_CODE)
 
@@ -339,5 +349,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             cursor = page.last_seq
         self.floors[task_id] = after
 
-    async def _error(self, text: str, **extra) -> None:
-        await self.send_json({"type": "protocol_error", "error": text, **extra})
+    async def _error(self, text, params: dict | None = None, **extra) -> None:
+        await self.send_json({"type": "protocol_error", "error": await self._words(text, params), **extra})
+
+    async def _words(self, text, params: dict | None = None) -> str:
+        """A message in the language of the socket's user (kubenode.locale.socket_language, read at connect: a
+        language switch reloads the page, which opens a new socket)."""
+        with translation.override(getattr(self, "language", None) or settings.PAGE_LANGUAGE_CODE):
+            return str(text) % params if params else str(text)

@@ -28,13 +28,13 @@ def task_json(request, task_id):
     try:
         task = selectors.get_task_for(request.user, task_id)
     except PermissionDenied:
-        return JsonResponse({"error": "no such task"}, status=404)
+        return JsonResponse({"error": _("no such task")}, status=404)
     try:
         after = int(request.GET.get("after_seq", "0"))
         if after < 0:
             raise ValueError
     except ValueError:
-        return JsonResponse({"error": "after_seq must be a non-negative integer"}, status=400)
+        return JsonResponse({"error": _("after_seq must be a non-negative integer")}, status=400)
     data = selectors.task_state(task)
     data["messages"] = selectors.messages_after(task.pk, after)
     data["more"] = bool(data["messages"]) and data["messages"][-1]["seq"] < task.last_seq

@@ -20,9 +20,10 @@ class Answer:
         return self.headers.get("content-type", "")
 
 
-def call(base: str, method: str, path: str, token: str | None = None, body=None, timeout: float = 30) -> Answer:
+def call(base: str, method: str, path: str, token: str | None = None, body=None, timeout: float = 30,
+         headers: dict | None = None) -> Answer:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers or {})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token is not None:

@@ -175,3 +175,42 @@ def test_readyz_answers_when_the_database_hangs(app_server, test_database_env):
         wait_for(lambda: get_json(f"{server.http_url}/readyz")[0] == 200, "ready again", timeout=60)
     finally:
         proxy.stop()
+
+
+def test_worker_readyz_answers_when_the_database_hangs_and_the_worker_works_again_after(
+        kube_sim, worker_processes, test_database_env):
+    """A worker whose database accepts connections and never answers: each /readyz still answers 503 with the
+    reason well within a kubelet's probe timeout, /healthz stays 200 (no restart for an outage); when the database
+    comes back (its hung connections reset, as after a restart) the worker is ready again and runs a new batch."""
+    from nodes import batches
+    from nodes.roles import ensure_groups
+    from nodes.services import import_cluster
+    from progress.models import ProgressTask, TaskStatus
+    from tests.ops.conftest import wait_for
+    from tests.progress.helpers import make_user
+    from tests.replicas.tcp_proxy import TcpProxy
+
+    ensure_groups()
+    cluster = import_cluster("sim", kube_sim(nodes=4, latency_ms=1).kubeconfig_text, simulated=True)
+    ann = make_user("ann", role="operator")
+    proxy = TcpProxy((test_database_env["DB_HOST"], int(test_database_env["DB_PORT"]))).start()
+    try:
+        worker = worker_processes("w-hang", lease=3, DB_HOST="127.0.0.1", DB_PORT=str(proxy.port))
+        wait_for(lambda: worker.readyz()[0] == 200, "the worker ready")
+        proxy.hang()
+        for _ in range(3):  # probe after probe, each answered (the worker's check gives up after 2 s)
+            started = time.monotonic()
+            status, body = worker.readyz()
+            assert time.monotonic() - started < 5
+            assert status == 503 and body["status"] == "unavailable", body
+            assert body["checks"]["database"]["ok"] is False and body["checks"]["database"]["error"]
+        assert worker.get("/healthz")[0] == 200
+        assert worker.process.poll() is None
+        proxy.resume(cut=True)
+        wait_for(lambda: worker.readyz()[0] == 200, "the worker ready again", timeout=60)
+        task = batches.start_batch(ann, cluster, "label", {"set": {"after": "outage"}}, all_nodes=True)
+        wait_for(lambda: ProgressTask.objects.get(pk=task.pk).is_finished, "the batch after the outage", timeout=60)
+        task.refresh_from_db()
+        assert (task.status, task.succeeded, task.owner) == (TaskStatus.SUCCEEDED, 4, "w-hang")
+    finally:
+        proxy.stop()

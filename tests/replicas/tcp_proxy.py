@@ -13,6 +13,7 @@ class TcpProxy:
         self.port = port
         self.accepted = 0
         self._frozen: set[int] = set()
+        self._held: set[int] = set()  # accepted while hanging: never answered
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -60,9 +61,20 @@ class TcpProxy:
         self.freeze()
         self._hanging = True
 
-    def resume(self) -> None:
-        """New connections work again (frozen ones stay dead, as after a real outage)."""
+    def resume(self, cut: bool = False) -> None:
+        """New connections work again. Frozen ones stay dead, as after a real outage; with `cut` they are
+        closed instead, as a database restarted during the outage resets them when the route comes back."""
         self._hanging = False
+        if not cut:
+            return
+        with self._lock:
+            dead = [conn for conn in self._conns if id(conn) in self._frozen or id(conn) in self._held]
+            self._held.clear()
+        for conn in dead:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     _hanging = False
 
@@ -77,7 +89,8 @@ class TcpProxy:
                 return
             if self._hanging:
                 with self._lock:
-                    self._conns.append(client)  # held open, never answered; closed by stop()
+                    self._conns.append(client)  # held open, never answered; closed by stop() or resume(cut=True)
+                    self._held.add(id(client))
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
