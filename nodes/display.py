@@ -8,6 +8,7 @@ from functools import lru_cache
 from html import escape
 
 from django.templatetags.static import static
+from django.utils.formats import number_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -109,8 +110,9 @@ def pods_cell(n) -> str:
         title = escape(_("pods could not be read"))
         return f'<span title="{title}">?</span>'
     if n.pods_allocatable:
-        return f'<span>{n.pod_count}<span class="kn-muted"> / {n.pods_allocatable}</span></span>'
-    return str(n.pod_count)
+        return (f'<span>{number_format(n.pod_count)}<span class="kn-muted"> / {number_format(n.pods_allocatable)}'
+                f'</span></span>')
+    return number_format(n.pod_count)
 
 
 def taint_chips(n) -> str:

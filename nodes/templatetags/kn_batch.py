@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
@@ -131,6 +132,6 @@ def task_dialog(task_id, user):
     if task is None or not access.can_view_task(user, task):
         return None
     title = ngettext("%(action)s %(count)s node of %(cluster)s", "%(action)s %(count)s nodes of %(cluster)s",
-                     task.total) % {"action": action_name(task.action).capitalize(), "count": task.total,
+                     task.total) % {"action": action_name(task.action).capitalize(), "count": number_format(task.total),
                                     "cluster": task.cluster_name}
     return {"id": str(task.pk), "title": title, "cluster": task.cluster_name}
