@@ -68,7 +68,8 @@
       });
       tr.className = "kn-row-" + data.status.toLowerCase() + (data.schedulable ? "" : " kn-row-cordoned");
       tr.classList.remove("kn-row-left");
-      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : ", " + gettext("cordoned")));
+      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : pgettext("list separator", ", ") +
+        gettext("cordoned")));
     });
     (frame.left || []).concat(frame.gone || []).forEach(function (name) {
       var tr = row(name);
@@ -87,7 +88,7 @@
       announcer.textContent = changed.length > 3 ?
         interpolate(gettext("%(count)s nodes changed"),
                     { count: window.KubenodeLocale ? KubenodeLocale.count(changed.length) : changed.length }, true) :
-        interpolate(gettext("Changed: %(what)s"), { what: changed.join("; ") }, true);
+        interpolate(gettext("Changed: %(what)s"), { what: changed.join(pgettext("list separator", "; ")) }, true);
     }
     if (frame.entered || (frame.left || []).length || (frame.gone || []).length) scheduleRefresh(1500);
   }
