@@ -244,6 +244,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = CONFIG["server.time_zone"]
 USE_I18N = True
 USE_TZ = True
+# Numbers on pages grouped as the page's language writes them (en 12,345; zh-hans 12345, Django's zh_Hans formats);
+# numbers in attributes, addresses and form values are written with |unlocalize (docs/i18n.md)
+USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

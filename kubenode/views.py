@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -64,10 +65,11 @@ def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         message = _("The request is larger than the limit of %(mb)s MB (%(bytes)s bytes). Select fewer nodes, or "
-                    "use node_batch with a label selector.") % {"mb": f"{limit / 1_000_000:.1f}", "bytes": f"{limit:,}"}
+                    "use node_batch with a label selector.") % {
+                        "mb": number_format(limit / 1_000_000, decimal_pos=1), "bytes": number_format(limit)}
     elif isinstance(exception, TooManyFieldsSent):
         message = _("The request has more than %(count)s fields. Select fewer nodes, or select all matching nodes "
-                    "with a filter.") % {"count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,}"}
+                    "with a filter.") % {"count": number_format(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}
     elif isinstance(exception, TooManyFilesSent):
         message = _("The request has more than %(count)s files.") % {
             "count": f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES:,}"}

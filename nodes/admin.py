@@ -35,7 +35,8 @@ class ClusterAdmin(admin.ModelAdmin):
         for cluster in queryset:
             result = services.check_cluster(cluster)
             level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, f"{cluster.name}: {result.message}", level)
+            self.message_user(request, _("%(label)s: %(message)s") % {"label": cluster.name, "message": result.message},
+                              level)
 
 
 @admin.register(AuditEntry)

@@ -8,9 +8,10 @@ from functools import lru_cache
 from html import escape
 
 from django.templatetags.static import static
+from django.utils.formats import number_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from .kube import quantity
 
@@ -60,7 +61,8 @@ def status_badge(n) -> str:
            f'<span>{escape(n.status)}</span></span>')
     if not n.schedulable:
         cordoned = _("cordoned")
-        reason = f"{cordoned}{': ' + n.cordon_reason if n.cordon_reason else ''}" + (
+        reason = (_("%(label)s: %(message)s") % {"label": cordoned, "message": n.cordon_reason}
+                  if n.cordon_reason else cordoned) + (
             " " + _("(by %(user)s)") % {"user": n.cordoned_by} if n.cordoned_by else "")
         out += (f' <span class="kn-badge kn-badge-cordoned" title="{escape(reason)}">{_icon("icon-alert.svg")}'
                 f'<span>{escape(cordoned)}</span></span>')
@@ -75,9 +77,9 @@ def _meter(label: str, usage_pct, requests_pct, total_text: str) -> str:
         parts.append(_("requests %(pct)s%%") % {"pct": requests_pct})
     if not parts:
         return f'<span class="kn-muted">{escape(total_text)}</span>' if total_text else ""
-    text = ", ".join(parts)
+    text = pgettext("list separator", ", ").join(parts)
     described = _("%(what)s: %(use)s of %(total)s") % {"what": label, "use": text, "total": total_text} \
-        if total_text else f"{label}: {text}"
+        if total_text else _("%(label)s: %(message)s") % {"label": label, "message": text}
     level = max(usage_pct or 0, requests_pct or 0)
     tone = "high" if level >= 90 else "mid" if level >= 70 else "low"
     fill = f'<span class="kn-meter-use" style="width:{min(usage_pct, 100)}%"></span>' if usage_pct is not None \
@@ -109,8 +111,9 @@ def pods_cell(n) -> str:
         title = escape(_("pods could not be read"))
         return f'<span title="{title}">?</span>'
     if n.pods_allocatable:
-        return f'<span>{n.pod_count}<span class="kn-muted"> / {n.pods_allocatable}</span></span>'
-    return str(n.pod_count)
+        return (f'<span>{number_format(n.pod_count)}<span class="kn-muted"> / {number_format(n.pods_allocatable)}'
+                f'</span></span>')
+    return number_format(n.pod_count)
 
 
 def taint_chips(n) -> str:

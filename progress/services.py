@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from kubenode import access, runtime
@@ -43,8 +44,8 @@ def create_task(user, action: str, scope: str, params: dict, targets: list[str],
     if not targets:
         raise ValidationError(_("no node matches the target"))
     if len(targets) > MAX_NODES:
-        raise ValidationError(_("%(count)s nodes exceed the limit of %(limit)s per task") % {"count": len(targets),
-                                                                                         "limit": MAX_NODES})
+        raise ValidationError(_("%(count)s nodes exceed the limit of %(limit)s per task") % {
+            "count": number_format(len(targets)), "limit": number_format(MAX_NODES)})
     if concurrency < 0:
         raise ValidationError(_("concurrency must be positive"))
     limit = concurrency_limit(action)

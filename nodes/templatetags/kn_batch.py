@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from kubenode import access
 from kubenode.words import action_name
@@ -52,7 +53,7 @@ def batch_params(params, action):
         merged = {**DRAIN_DEFAULTS, **p}
         rows.append((_("Reason"), merged.get("reason") or NONE))
         flags = [str(label) for name, label in DRAIN_OPTION_LABELS.items() if merged.get(name)]
-        rows.append((_("Options"), ", ".join(flags) or _("none")))
+        rows.append((_("Options"), pgettext("list separator", ", ").join(flags) or _("none")))
         grace = merged.get("grace_period", -1)
         rows.append((_("Grace period"), _("each pod's own") if grace is None or grace < 0
                      else _("%(seconds)s s") % {"seconds": grace}))
@@ -106,8 +107,8 @@ def audit_changes(entry) -> list[str]:
         counts: dict[str, int] = {}
         for pod in pods:
             counts[pod.get("action", "?")] = counts.get(pod.get("action", "?"), 0) + 1
-        lines.append(_("pods: %(counts)s") % {"counts": ", ".join(f"{n} {POD_ACTIONS.get(what, what)}"
-                                                                  for what, n in sorted(counts.items()))})
+        lines.append(_("pods: %(counts)s") % {"counts": pgettext("list separator", ", ").join(
+            f"{n} {POD_ACTIONS.get(what, what)}" for what, n in sorted(counts.items()))})
     if not lines and entry.outcome == "succeeded":
         lines.append(_("no change (already so)"))
     return lines
@@ -131,6 +132,6 @@ def task_dialog(task_id, user):
     if task is None or not access.can_view_task(user, task):
         return None
     title = ngettext("%(action)s %(count)s node of %(cluster)s", "%(action)s %(count)s nodes of %(cluster)s",
-                     task.total) % {"action": action_name(task.action).capitalize(), "count": task.total,
+                     task.total) % {"action": action_name(task.action).capitalize(), "count": number_format(task.total),
                                     "cluster": task.cluster_name}
     return {"id": str(task.pk), "title": title, "cluster": task.cluster_name}

@@ -24,7 +24,8 @@
     if (!counter) return;
     var n = boxes().filter(function (b) { return b.checked; }).length;
     counter.textContent = all && all.checked ? gettext("all matching nodes selected") :
-      interpolate(ngettext("%(count)s selected", "%(count)s selected", n), { count: n }, true);
+      interpolate(ngettext("%(count)s selected", "%(count)s selected", n),
+                  { count: window.KubenodeLocale ? KubenodeLocale.count(n) : n }, true);
   }
 
   // Only the fields of the chosen action are shown; the taint box says whether taints are added or removed.

@@ -68,7 +68,8 @@
       });
       tr.className = "kn-row-" + data.status.toLowerCase() + (data.schedulable ? "" : " kn-row-cordoned");
       tr.classList.remove("kn-row-left");
-      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : ", " + gettext("cordoned")));
+      if (touched) changed.push(name + " " + data.status + (data.schedulable ? "" : pgettext("list separator", ", ") +
+        gettext("cordoned")));
     });
     (frame.left || []).concat(frame.gone || []).forEach(function (name) {
       var tr = row(name);
@@ -78,13 +79,16 @@
     if (frame.counts) {
       Object.keys(frame.counts).forEach(function (key) {
         Array.prototype.forEach.call(document.querySelectorAll('.kn-status-count[data-status="' + key + '"]'),
-                                     function (el) { el.textContent = frame.counts[key]; });
+                                     function (el) {
+          el.textContent = window.KubenodeLocale ? KubenodeLocale.count(frame.counts[key]) : frame.counts[key];
+        });
       });
     }
     if (changed.length) {
       announcer.textContent = changed.length > 3 ?
-        interpolate(gettext("%(count)s nodes changed"), { count: changed.length }, true) :
-        interpolate(gettext("Changed: %(what)s"), { what: changed.join("; ") }, true);
+        interpolate(gettext("%(count)s nodes changed"),
+                    { count: window.KubenodeLocale ? KubenodeLocale.count(changed.length) : changed.length }, true) :
+        interpolate(gettext("Changed: %(what)s"), { what: changed.join(pgettext("list separator", "; ")) }, true);
     }
     if (frame.entered || (frame.left || []).length || (frame.gone || []).length) scheduleRefresh(1500);
   }

@@ -2,6 +2,27 @@
 // without losing what the page holds: the values of its form fields (ticked nodes, typed labels, options) and its
 // scroll position are kept for the same address and put back once it is read again in the other language. The
 // browser's time zone goes to the server in the kn_tz cookie (times are shown in it; kubenode.locale).
+// KubenodeLocale.count(n): a count as the page's language writes it, grouped as the server groups it (Django's
+// formats for the language, from the JavaScript catalogue): en 12,345; zh-hans 12345. Only for text: numbers in
+// attributes, addresses and JSON stay plain.
+window.KubenodeLocale = window.KubenodeLocale || {
+  count: function (n) {
+    "use strict";
+    var value = Number(n);
+    if (n === null || n === undefined || n === "" || !isFinite(value)) return n === undefined ? "" : String(n);
+    var grouped = true;  // no catalogue: English
+    if (typeof window.get_format === "function") {
+      var sep = window.get_format("THOUSAND_SEPARATOR"), size = Number(window.get_format("NUMBER_GROUPING"));
+      grouped = typeof sep === "string" && sep !== "" && sep !== "THOUSAND_SEPARATOR" && size > 0;
+    }
+    try {
+      return new Intl.NumberFormat(document.documentElement.lang || undefined,
+                                   { useGrouping: grouped, maximumFractionDigits: 20 }).format(value);
+    } catch (e) {
+      return String(value);
+    }
+  }
+};
 (function () {
   "use strict";
   var KEY = "kubenode.page-state";

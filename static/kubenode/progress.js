@@ -29,6 +29,7 @@
   var interpolate = window.interpolate || function (fmt, obj) {
     return fmt.replace(/%\((\w+)\)s/g, function (m, k) { return String(obj[k]); });
   };
+  var count = function (n) { return window.KubenodeLocale ? KubenodeLocale.count(n) : String(n); };
   var FINAL = { complete: pgettext("outcome", "completed"), cancelled: pgettext("outcome", "cancelled"),
                 interrupted: pgettext("outcome", "interrupted"), error: pgettext("outcome", "failed") };
   var OUTCOMES = { succeeded: pgettext("outcome", "succeeded"), failed: pgettext("outcome", "failed"),
@@ -58,13 +59,14 @@
     if (!frame.failed) return pgettext("outcome", "completed");
     if (frame.total && frame.failed >= frame.total) return pgettext("outcome", "failed");
     return interpolate(ngettext("completed with %(count)s failure", "completed with %(count)s failures", frame.failed),
-                       { count: frame.failed }, true);
+                       { count: count(frame.failed) }, true);
   }
 
   function countsText(c) {
     var left = Math.max(0, c.total - c.done);
     return interpolate(gettext("%(done)s / %(total)s — %(left)s remaining, succeeded %(succeeded)s, failed %(failed)s"),
-                       { done: c.done, total: c.total, left: left, succeeded: c.succeeded, failed: c.failed }, true);
+                       { done: count(c.done), total: count(c.total), left: count(left), succeeded: count(c.succeeded),
+                         failed: count(c.failed) }, true);
   }
 
   var dialogCount = 0;

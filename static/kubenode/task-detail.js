@@ -77,10 +77,12 @@
     }
     var counts = document.getElementById("kn-task-counts");
     if (counts) {
+      var count = function (n) { return window.KubenodeLocale ? KubenodeLocale.count(n) : String(n); };
       counts.textContent = interpolate(gettext("%(done)s of %(total)s done: %(succeeded)s succeeded, %(failed)s failed"),
-                                       c, true) +
+                                       { done: count(c.done), total: count(c.total), succeeded: count(c.succeeded),
+                                         failed: count(c.failed) }, true) +
         (s.final ? pgettext("end of sentence", ".") :
-          interpolate(gettext(", %(remaining)s remaining"), { remaining: Math.max(0, c.total - c.done) }, true) +
+          interpolate(gettext(", %(remaining)s remaining"), { remaining: count(Math.max(0, c.total - c.done)) }, true) +
           pgettext("end of sentence", "."));
     }
     var status = document.getElementById("kn-task-status");

@@ -16,9 +16,10 @@
     KubenodeProgress.watch(id, initial, function (s) {
       var c = s.counters;
       row.querySelector(".kn-progress-fill").style.width = (c.total ? Math.round((100 * c.done) / c.total) : 0) + "%";
-      row.querySelector(".kn-done").textContent = c.done + " / " + c.total;
-      row.querySelector(".kn-succeeded").textContent = c.succeeded;
-      row.querySelector(".kn-failed").textContent = c.failed;
+      var count = function (n) { return window.KubenodeLocale ? KubenodeLocale.count(n) : String(n); };
+      row.querySelector(".kn-done").textContent = count(c.done) + " / " + count(c.total);
+      row.querySelector(".kn-succeeded").textContent = count(c.succeeded);
+      row.querySelector(".kn-failed").textContent = count(c.failed);
       var cell = row.querySelector(".kn-status"), text = pgettext("outcome", "running"), status = "running";
       if (s.final) {
         text = KubenodeProgress.finalText(s.final);
