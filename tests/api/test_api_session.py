@@ -71,7 +71,7 @@ def test_a_signed_in_browser_uses_the_api_with_the_pages_rules_and_csrf(site):
     # the interactive page, signed in: it sends the CSRF token with what it tries
     docs = otto.open("GET", "/api/v1/docs")
     assert docs.status == 200 and 'data-api-csrf="true"' in docs.body
-    assert f'data-csrf-token="{otto.cookies()["csrftoken"]}"' in docs.body or 'data-csrf-token="' in docs.body
+    assert re.search(r'data-csrf-token="[A-Za-z0-9]{32,}"', docs.body), docs.body[:2000]
     a, b = workers(site)[:2]
     body = {"action": "label", "nodes": [a, b], "set": ["via=session"]}
     # an unsafe method without the CSRF token: refused with a problem document, nothing started
