@@ -89,11 +89,34 @@ def _validation(request, exc: ValidationError):
     return problem_response(request, 400, joined(messages), [{"field": None, "message": m} for m in messages])
 
 
+# The schema's messages (pydantic's, in English) for the commonest kinds of bad input, in the request's language;
+# any other keeps pydantic's words
+SCHEMA_MESSAGES = {
+    "missing": gettext_lazy("required"),
+    "string_type": gettext_lazy("must be a string"),
+    "int_type": gettext_lazy("must be an integer"),
+    "int_parsing": gettext_lazy("must be an integer"),
+    "bool_type": gettext_lazy("must be true or false"),
+    "bool_parsing": gettext_lazy("must be true or false"),
+    "list_type": gettext_lazy("must be a list"),
+    "dict_type": gettext_lazy("must be an object"),
+    "model_type": gettext_lazy("must be an object"),
+    "json_invalid": gettext_lazy("is not valid JSON"),
+}
+
+
+def _schema_message(error: dict) -> str:
+    if error.get("type") == "literal_error" and (error.get("ctx") or {}).get("expected"):
+        return _("must be one of: %(choices)s") % {"choices": error["ctx"]["expected"]}
+    known = SCHEMA_MESSAGES.get(error.get("type", ""))
+    return str(known) if known is not None else error.get("msg", "invalid")
+
+
 def _schema(request, exc: NinjaValidationError):
     errors = []
     for error in exc.errors:
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload")]
-        errors.append({"field": ".".join(loc) or None, "message": error.get("msg", "invalid")})
+        errors.append({"field": ".".join(loc) or None, "message": _schema_message(error)})
     # the schema's own messages (pydantic's, in English) inside a sentence of the request's language
     detail = joined(labelled(e["field"], e["message"]) if e["field"] else e["message"] for e in errors)
     return problem_response(request, 400, _("the request is not valid: %(errors)s") % {"errors": detail}

@@ -39,8 +39,12 @@ def _parse(value: str) -> float | None:  # the same few spellings come back for 
 
 
 def _short(number: float) -> str:
-    text = f"{number:.1f}" if number < 100 else f"{number:.0f}"
-    return text[:-2] if text.endswith(".0") else text
+    """One decimal under 100 (none when it is 0), written as the page's language writes numbers (1,497 in English,
+    1497 in Chinese)."""
+    from django.utils.formats import number_format
+
+    decimals = 1 if number < 100 and round(number, 1) != round(number) else 0
+    return number_format(round(number, decimals), decimal_pos=decimals, force_grouping=True)
 
 
 def cores(value: float | None) -> str:

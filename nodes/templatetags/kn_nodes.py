@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 from django import template
+from django.utils import translation
 from django.utils.safestring import mark_safe
 
 from nodes import display
@@ -18,10 +19,14 @@ def label_chips(labels: dict):
 
 @register.filter
 def cells(node) -> dict:
-    """HTML of every column of a node table row; kept on the (shared, never modified) NodeInfo once made."""
-    made = node.__dict__.get("_cells")
+    """HTML of every column of a node table row; kept on the (shared, never modified) NodeInfo once made, per
+    language (the cells hold words and numbers of the page's language, and NodeInfo is shared by every request)."""
+    language = translation.get_language()
+    made_in = node.__dict__.get("_cells") or {}
+    made = made_in.get(language)
     if made is None:
-        made = node.__dict__["_cells"] = display.safe_cells(node)
+        made = display.safe_cells(node)
+        node.__dict__["_cells"] = {**made_in, language: made}
     return made
 
 

@@ -154,7 +154,7 @@
       } else {
         li.appendChild(document.createTextNode(name));
       }
-      li.appendChild(document.createTextNode(": " + (OUTCOMES[n.outcome] || n.outcome) + (n.error ? " — " + n.error : "")));
+      li.appendChild(document.createTextNode(pgettext("label separator", ": ") + (OUTCOMES[n.outcome] || n.outcome) + (n.error ? " — " + n.error : "")));
     });
   }
 

@@ -88,7 +88,12 @@ def test_problem_documents_speak_the_request_language(site):
     assert _has_chinese(bad.body["detail"]) and "：" in bad.body["detail"], bad.body
     schema = _call(base, "POST", "/api/v1/clusters/sim/batches", tokens["li-acts"], {"nodes": ["x"]})
     assert schema.status == 400 and schema.body["detail"].startswith("请求无效："), schema.body
-    assert [e["field"] for e in schema.body["errors"]] == ["action"], schema.body
+    assert schema.body["errors"] == [{"field": "action", "message": "必填"}], schema.body
+    wrong = _call(base, "POST", "/api/v1/clusters/sim/batches", tokens["li-acts"], {"action": "paint", "nodes": ["x"]})
+    assert wrong.status == 400 and wrong.body["errors"][0]["field"] == "action", wrong.body
+    assert wrong.body["errors"][0]["message"].startswith("必须是以下之一："), wrong.body
+    english = _call(base, "POST", "/api/v1/clusters/sim/batches", tokens["li-acts"], {"nodes": ["x"]}, language="en")
+    assert english.body["errors"] == [{"field": "action", "message": "required"}], english.body
 
     # Kubernetes' (here: the connection's) own words inside the Chinese sentence
     sim.stop()

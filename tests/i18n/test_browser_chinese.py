@@ -96,7 +96,7 @@ def test_a_label_batch_in_chinese_from_the_list_to_the_live_dialog_and_its_error
     final_word(page, "已完成")
     dialog = page.locator(".kn-progress")
     assert "成功 2，失败 0" in dialog.locator(".kn-progress-counts").text_content()
-    assert ": 成功" in dialog.locator(".kn-node-succeeded").first.text_content()
+    assert "：成功" in dialog.locator(".kn-node-succeeded").first.text_content()
     assert dialog.locator(".kn-progress-details").text_content() == "此批量任务的详情"
     # errors: one node has the taint, one has not; the error is the worker's, in this user's language
     page.goto(f"{url}/clusters/sim/nodes/?q=worker-000")
@@ -108,7 +108,7 @@ def test_a_label_batch_in_chinese_from_the_list_to_the_live_dialog_and_its_error
     submit(page, "对 2 个节点执行移除污点")
     final_word(page, "已完成，1 个失败")
     failed = dialog.locator(".kn-node-failed").text_content()
-    assert failed.startswith("worker-0007: 失败 — ") and "节点 worker-0007 上没有污点 flow" in failed, failed
+    assert failed.startswith("worker-0007：失败 — ") and "节点 worker-0007 上没有污点 flow" in failed, failed
     # the task page says it in Chinese too, with the time in the browser's zone and the ISO time on hover
     with page.expect_navigation():
         dialog.locator(".kn-progress-details").click()
@@ -144,7 +144,7 @@ def test_a_drain_preview_in_chinese_with_its_options_and_failures(site, zh_page)
     submit(page, "对 1 个节点执行腾空")
     final_word(page, "失败")
     failed = page.locator(".kn-node-failed").text_content()
-    assert f"{blocked}: 失败 — " in failed and "腾空在 2 秒后超时" in failed and "节点保持封锁" in failed, failed
+    assert f"{blocked}：失败 — " in failed and "腾空在 2 秒后超时" in failed and "节点保持封锁" in failed, failed
 
 
 def test_switching_language_mid_session_keeps_the_page_as_it_was(site, zh_page):

@@ -115,3 +115,15 @@ def test_scripts_write_counts_as_the_page_language(daphne_replicas, collected_st
         page.wait_for_function("(id) => window.KubenodeProgress && KubenodeProgress.state(id)", arg=str(task.pk))
         assert page.locator(f'tr[data-task="{task.pk}"] .kn-done').inner_text() == list_cell
         assert page.locator(f'tr[data-task="{task.pk}"]').get_attribute("data-total") == "12345"
+
+
+def test_usage_figures_follow_the_language():
+    from django.utils import translation
+
+    from nodes.kube import quantity
+
+    with translation.override("en"):
+        assert (quantity.cores(1497.3), quantity.cores(7.9), quantity.binary_bytes(1023 * 1024 ** 2)) == \
+            ("1,497 cores", "7.9 cores", "1,023 MiB")
+    with translation.override("zh-hans"):
+        assert (quantity.cores(1497.3), quantity.cores(7.9)) == ("1497 核", "7.9 核")
