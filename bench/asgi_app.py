@@ -23,12 +23,16 @@ def _create_task(total: int) -> str:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from progress.models import ProgressTask
+    from progress.models import ProgressTarget, ProgressTask
 
     user = get_user_model().objects.get(username=os.environ.get("BENCH_USER", "bench"))
     now = timezone.now()
     task = ProgressTask.objects.create(user=user, cluster_name="bench", action="label", total=total,
                                        status="running", started_at=now, heartbeat_at=now, owner="bench")
+    # as every real task: a target per node (claimed by this replica), so each step's flush marks its target done
+    names = [f"n{i}" for i in range(total)] + [f"w{i}" for i in range(10)]  # w…: warm-up steps
+    ProgressTarget.objects.bulk_create([ProgressTarget(task=task, position=i, name=name, worker="bench",
+                                                       claimed_at=now) for i, name in enumerate(names)])
     return str(task.pk)
 
 

@@ -2,6 +2,8 @@
 
     python -m bench.workers [--nodes 5000] [--latency-ms 20] [--worker-concurrency 4] [--limit 16]
 
+Also part of ``make bench`` (``python -m bench.run``, module ``workers``; the quick run uses 160 nodes).
+
 Against ``kube_sim --latency-ms 20``. Each worker runs at most ``--worker-concurrency`` node operations at once and
 the batch's cluster limit is ``--limit``, held across all workers: 1, 2 and 4 workers of 4 threads should scale
 close to linearly up to the limit of 16. The floor is measured in the same run: the same label patches sent
@@ -36,7 +38,12 @@ def direct_floor(sim, names: list[str], threads: int) -> float:
     return time.perf_counter() - start
 
 
-def run(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts: tuple[int, ...]) -> dict:
+def run(quick: bool = False) -> dict:
+    """For bench.run: the full sizes (5,000 nodes), or 160 nodes for the quick run."""
+    return measure(160 if quick else 5000, 20, 4, 16, (1, 2, 4))
+
+
+def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts: tuple[int, ...]) -> dict:
     out: dict = {"nodes": nodes, "latency_ms": latency_ms, "worker_concurrency": worker_concurrency,
                  "cluster_limit": limit, "runs": []}
     with start_sim(nodes, latency_ms) as sim, kubenode_stack("workers") as stack:
@@ -56,6 +63,8 @@ def run(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts
     for r in out["runs"]:
         r["speedup"] = round(base / r["seconds"], 2)
         r["vs_floor"] = round(r["seconds"] / out["floor_s"], 2)
+        out[f"workers_{r['workers']}_s"] = r["seconds"]
+        out[f"speedup_{r['workers']}"] = r["speedup"]
     return out
 
 
@@ -68,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     args = parser.parse_args(argv)
     counts = tuple(int(c) for c in args.workers.split(","))
-    result = run(args.nodes, args.latency_ms, args.worker_concurrency, args.limit, counts)
+    result = measure(args.nodes, args.latency_ms, args.worker_concurrency, args.limit, counts)
     print(f"{result['nodes']} nodes, kube_sim {result['latency_ms']} ms, {result['worker_concurrency']} threads per "
           f"worker, cluster limit {result['cluster_limit']}; floor (direct patches, {result['cluster_limit']} "
           f"threads): {result['floor_s']} s")

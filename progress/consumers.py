@@ -7,7 +7,9 @@ resume): [{"task", "seq", "type" (progress/complete/error/cancelled/interrupted)
 "failed", "node", "outcome", "error"[, "detail"]}, ...]; {"type": "protocol_error", "error": text} for frames
 the server cannot accept (the connection stays open).
 Per connection, each task has a cursor (the last seq sent): no seq is ever sent twice.
-Fan-out: the connections of this process woken by one doorbell at the same cursor share one read and one
+Fan-out: a doorbell that carries its messages (they fit the NOTIFY payload) is sent as it came, serialized once
+per process, to every connection whose cursor it continues; the others, and doorbells without messages, read
+the table from their cursor: the connections woken by one doorbell at the same cursor share one read and one
 serialized frame; each connection only writes that text to its socket.
 Tasks in the snapshot go live from their last_seq at connect (the snapshot carries their counters); a resume asks for
 what came before, and gets exactly the part this connection has not sent. Tasks created later go live from seq 1.
@@ -94,7 +96,7 @@ def _read_page(task_id, after_seq, up_to=None) -> Page:
     return Page(frames, encode(frames) if frames else "")
 
 
-_reader = DbThread("kubenode-ws-reader")
+_reader = DbThread("kubenode-ws-reader", keep_connection=True)
 
 
 async def _messages_after(task_id, after_seq, up_to=None) -> Page:
@@ -314,10 +316,33 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if int(event.get("seq", 0)) <= self.cursors[task_id]:
             return
         log.debug("doorbell received task=%s seq=%s replica=%s", task_id, event.get("seq"), event.get("replica"))
-        sent = await self._push(task_id, rung_seq=int(event.get("seq", 0)))
+        sent = await self._send_carried(task_id, event)
+        if not sent:
+            sent = await self._push(task_id, rung_seq=int(event.get("seq", 0)))
         rung_at = float(event.get("ts") or 0)
         if sent and rung_at:
             metrics.observe_delivery_latency(time.time() - rung_at)
+
+    async def _send_carried(self, task_id: str, event: dict) -> int:
+        """The messages the doorbell carries, when they continue this connection's cursor without a gap; 0 when
+        they do not (none carried, or a seq between the cursor and them is missing here): then the table is read
+        from the cursor. The doorbell was rung after its rows committed, so they are the table's rows."""
+        messages, first = event.get("messages"), event.get("first")
+        cursor = self.cursors[task_id]
+        if not messages or not isinstance(first, int) or first > cursor + 1:
+            return 0
+        if first == cursor + 1:
+            frames, text = messages, event.get("text")
+            if text is None:  # serialized once per doorbell: the hub hands this very dict to every connection
+                text = event["text"] = encode(messages)
+        else:
+            frames = [m for m in messages if m["seq"] > cursor]
+            text = encode(frames)
+        if not frames:
+            return 0
+        self.cursors[task_id] = frames[-1]["seq"]
+        await self.send(text_data=text)
+        return len(frames)
 
     async def _push(self, task_id: str, rung_seq: int | None = None) -> int:
         """Send every message past this connection's cursor, a page (one frame) at a time; returns how many."""

@@ -6,9 +6,11 @@ task and of the task's scope (progress.slots: limits across every worker) while 
 one after another, taking them from a small buffer that it refills by claiming from the queue (progress.queue).
 Around them:
 
-- the flusher writes each task's results at most every ~50 ms (its first at once), retries a failed flush with
-  backoff (nothing is lost: results stay queued until committed), and writes the final message when a flush
-  recorded the task's last result, or when a cancelled task has nothing left in flight;
+- the flusher writes each task's results at most every ~50 ms, retries a failed flush with backoff (nothing is
+  lost: results stay queued until committed), and writes the final message of a cancelled task that has nothing
+  left in flight. A task's first result is flushed at once by the node thread that produced it, and so is the
+  result that completes it (as far as this worker knows); the flush that records the last result writes the
+  completion in the same transaction;
 - the heartbeat notices cancels within CANCEL_POLL_S, renews the lease every third of `worker.lease`, and sweeps
   what dead workers left (progress.queue.sweep);
 - the doorbell (progress.wake) and a slow poll wake idle node threads.
@@ -68,7 +70,7 @@ class TaskRun:
         self.language = task_language(task)  # the words of its errors: its user's language
         self.limit = max(1, operation.limit()) if operation else 1
         self.concurrency = max(1, min(task.concurrency or self.limit, self.limit))
-        self.writer = TaskWriter(task.pk, persist=operation.persist if operation else None)
+        self.writer = TaskWriter(task.pk, persist=operation.persist if operation else None, complete_when_done=True)
         self.execute = None
         self.fail_reason = ""
         self.lock = threading.Lock()
@@ -97,6 +99,11 @@ class TaskRun:
             if self.full_until > now or self.holders >= self.concurrency:
                 return False
             return bool(self.buffer) or self.idle_until <= now
+
+    def stopped(self) -> bool:
+        """No node thread holds the task or runs one of its targets (buffered targets may remain)."""
+        with self.lock:
+            return not (self.holders or self.in_flight)
 
     def quiet(self) -> bool:
         with self.lock:
@@ -452,7 +459,10 @@ class Worker:
             run.writer.node_result(name, outcome.ok, outcome.error, outcome.detail or {}, outcome.record)
             metrics.node_processed(run.task.action, outcome.ok)
             try:
-                run.writer.flush_if_never_flushed()  # the task's first result at once, from here
+                # the task's first result at once, from here; and its last one, with the completion, in the same
+                # transaction; the ones between coalesce in the flusher
+                if not run.writer.flush_if_never_flushed():
+                    run.writer.flush_if_last()
             except Exception:  # noqa: BLE001 - the flusher retries it
                 pass
         except Exception as exc:  # noqa: BLE001 - an operation must not raise; record it as failed anyway
@@ -505,7 +515,9 @@ class Worker:
                 run.writer.finish(status, kind)
                 run.finished = True
                 wrote = True
-            if run.cancelled and not run.finished and run.quiet() and not run.writer.pending():
+            if run.cancelled and not run.finished and run.stopped() and not run.writer.pending():
+                with run.lock:
+                    run.buffer.clear()  # claimed, never started: given back with the rest just below
                 queue.release(run.task_id, self.name)
                 if queue.finalize_cancelled(run.task_id):
                     log.info("task=%s cancelled", run.task_id)

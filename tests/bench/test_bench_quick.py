@@ -27,6 +27,8 @@ FIGURES = (
     "drain.kubenode_s", "drain.kubectl_s",
     "fanout.clients_500.p99_ms", "fanout.clients_500.rss_mb", "fanout.clients_500.cpu_us_per_message",
     "loss.sent", "loss.received", "loss.lost", "coalescing.max_notifies_per_50ms", "page.nodes_5000_ms",
+    "page.under_load.idle_p95_ms", "page.under_load.loaded_p95_ms", "workers.workers_1_s", "workers.speedup_2",
+    "workers.speedup_4",
 )
 
 
