@@ -166,3 +166,39 @@ async def test_one_doorbell_is_one_frame_serialized_once_for_every_connection(mo
     for comm in socks:
         assert await comm.receive_nothing(timeout=0.2)
         await comm.disconnect()
+
+
+async def test_a_doorbell_carrying_its_messages_is_sent_without_a_read_and_a_gap_is_read_from_the_table(monkeypatch):
+    """The rows ride along with the doorbell: sent as they came, no query. A doorbell lost on the way (here: the
+    one of seq 2) leaves a gap before the next one's messages: that connection reads from its cursor instead, so
+    it still gets seq 2 and 3, once each, in order."""
+    from progress import consumers
+    from progress.notify import notifier
+
+    reads = []
+    real_read = consumers._messages_after
+
+    async def counted(task_id, after_seq, up_to=None):
+        reads.append(after_seq)
+        return await real_read(task_id, after_seq, up_to)
+
+    monkeypatch.setattr(consumers, "_messages_after", counted)
+    ann = await database_sync_to_async(make_user)("ann")
+    task = await database_sync_to_async(make_task)(ann, nodes=4)
+    comm, connected = await connect(ann)
+    assert connected and (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+    await database_sync_to_async(write_results)(task, [(task.nodes[0], True)])
+    assert [m["seq"] for m in await messages(comm)] == [1] and reads == []  # carried: no read
+
+    real_forward, dropped = notifier.forward, []
+    monkeypatch.setattr(notifier, "forward", lambda doorbell: dropped.append(doorbell.seq))
+    await database_sync_to_async(write_results)(task, [(task.nodes[1], False)])  # its doorbell is lost
+    assert dropped == [2] and await comm.receive_nothing(timeout=0.2)
+    monkeypatch.setattr(notifier, "forward", real_forward)
+    await database_sync_to_async(write_results)(task, [(task.nodes[2], True)])  # carries seq 3 only
+    frame = await messages(comm)
+    assert [m["seq"] for m in frame] == [2, 3] and frame[0]["outcome"] == "failed" and reads == [1]
+    await database_sync_to_async(write_results)(task, [(task.nodes[3], True)])
+    assert [m["seq"] for m in await messages(comm)] == [4] and reads == [1]
+    assert await comm.receive_nothing(timeout=0.2)
+    await comm.disconnect()

@@ -22,3 +22,25 @@ def test_payload_over_the_notify_limit_is_refused():
 def test_probe_payloads_are_told_apart():
     assert probe_token(probe_payload("abc123", "kubenode-0")) == "abc123"
     assert probe_token('{"probe": not json') is None
+
+
+def _frames(first: int, last: int, task: str = "t-1", node_bytes: int = 10) -> tuple:
+    return tuple({"task": task, "seq": s, "type": "progress", "node": "n" * node_bytes} for s in range(first, last + 1))
+
+
+def test_a_doorbell_carries_its_messages_when_they_fit_and_only_then():
+    bell = Doorbell(task="t-1", user=7, seq=5, replica="w", messages=_frames(3, 5))
+    again = Doorbell.parse(bell.payload())
+    assert [m["seq"] for m in again.messages] == [3, 4, 5]
+    message = again.group_message()
+    assert message["first"] == 3 and [m["seq"] for m in message["messages"]] == [3, 4, 5]
+    # too large for a NOTIFY payload: the doorbell alone (the web process reads the rows)
+    big = Doorbell(task="t-1", user=7, seq=40, messages=_frames(1, 40, node_bytes=300))
+    payload = big.payload()
+    assert len(payload.encode()) < NOTIFY_PAYLOAD_LIMIT
+    assert Doorbell.parse(payload).messages is None and "messages" not in Doorbell.parse(payload).group_message()
+    # messages that do not end at the doorbell's seq, skip a seq, or name another task are never carried
+    assert Doorbell(task="t-1", user=7, seq=6, messages=_frames(3, 5)).carried() is None
+    assert Doorbell(task="t-1", user=7, seq=5, messages=_frames(1, 2) + _frames(4, 5)).carried() is None
+    forged = Doorbell(task="t-2", user=7, seq=5, messages=_frames(3, 5)).payload()
+    assert Doorbell.parse(forged).messages is None

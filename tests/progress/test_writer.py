@@ -213,3 +213,35 @@ def test_the_doorbell_rings_inside_the_transaction_and_only_when_it_commits():
             assert task.last_seq == 1 and ProgressMessage.objects.filter(task=task).count() == 1
     finally:
         notify.reset_notifier()
+
+
+def test_the_flush_of_the_last_result_writes_the_completion_in_the_same_transaction():
+    from tests.progress.helpers import assert_rows_exact
+
+    task = _queued_task(3)
+    writer = TaskWriter(task.pk, interval=3600, complete_when_done=True)
+    writer.node_result(task.nodes[0], ok=False, error="no")
+    assert writer.flush_if_never_flushed() == 1
+    writer.node_result(task.nodes[1], ok=True)
+    assert writer.flush_if_last() == 0 and writer.pending() == 1  # not the last: it waits for the interval
+    writer.node_result(task.nodes[2], ok=True)
+    assert writer.flush_if_last() == 4  # results 2 and 3, then the completion
+    row = ProgressTask.objects.get(pk=task.pk)
+    assert row.status == TaskStatus.FAILED and row.finished_at is not None and row.last_seq == 4
+    rows = assert_rows_exact(row)
+    assert [m.type for m in rows] == [MessageType.PROGRESS] * 3 + [MessageType.COMPLETE]
+    assert rows[-1].detail["failed_nodes"] == [{"node": task.nodes[0], "error": "no"}]
+    assert rows[-1].detail["succeeded"] == 2 and _transactions(row) == 2
+    assert writer.closed and writer.last.finished
+    writer.node_result(task.nodes[2], ok=True)  # nothing is recorded after the completion
+    assert writer.pending() == 0 and writer.finish(TaskStatus.SUCCEEDED, MessageType.COMPLETE) == 0
+
+
+def test_a_flush_short_of_the_last_result_leaves_the_task_running():
+    task = _queued_task(3)
+    writer = TaskWriter(task.pk, interval=0, complete_when_done=True)
+    writer.node_result(task.nodes[0], ok=True)
+    writer.node_result(task.nodes[1], ok=True)
+    assert writer.flush() == 2
+    row = ProgressTask.objects.get(pk=task.pk)
+    assert row.status == TaskStatus.RUNNING and row.finished_at is None and not writer.last.finished
