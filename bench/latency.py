@@ -127,11 +127,23 @@ async def _batch_100(stack: Stack, replica) -> dict:
                                       (task,)).fetchone()[0]
             audits = dict(conn.execute("SELECT node, extract(epoch FROM created_at) FROM nodes_auditentry "
                                        "WHERE task_id = %s", (task,)).fetchall())
+            # when the worker built the rows of the first and the last message (in its flush transaction)
+            built = dict(conn.execute("SELECT seq, extract(epoch FROM created_at) FROM progress_progressmessage "
+                                      "WHERE task_id = %s AND seq IN (1, %s)", (task, last_seq)).fetchall())
     finally:
         await watcher.close()
     first = watcher.arrivals[(task, 1)] - float(audits[first_node])
     completion = watcher.arrivals[(task, last_seq)] - max(float(v) for v in audits.values())
-    return {"first_ms": round(first * 1000, 2), "completion_ms": round(completion * 1000, 2), "nodes": len(audits)}
+    last_audit = max(float(v) for v in audits.values())
+    # where the time goes: node operation's end → its row built in the worker's flush, row built → frame on the
+    # client (the rest of the flush transaction, commit, NOTIFY, the web process, the WebSocket)
+    stages = {"first_op_to_row_ms": round((float(built[1]) - float(audits[first_node])) * 1000, 2),
+              "first_row_to_frame_ms": round((watcher.arrivals[(task, 1)] - float(built[1])) * 1000, 2),
+              "last_op_to_row_ms": round((float(built[last_seq]) - last_audit) * 1000, 2),
+              "last_row_to_frame_ms": round((watcher.arrivals[(task, last_seq)] - float(built[last_seq])) * 1000,
+                                            2)}
+    return {"first_ms": round(first * 1000, 2), "completion_ms": round(completion * 1000, 2), "nodes": len(audits),
+            **stages}
 
 
 def batch_100(stack: Stack, quick: bool) -> dict:
@@ -148,7 +160,9 @@ def batch_100(stack: Stack, quick: bool) -> dict:
             stack.stop_replicas()
     firsts = sorted(r["first_ms"] for r in runs)
     completions = sorted(r["completion_ms"] for r in runs)
+    stages = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0] if k.endswith(("_row_ms", "frame_ms"))}
     return {"first_ms": firsts[len(firsts) // 2], "completion_ms": completions[len(completions) // 2],
+            "stages_median_ms": stages,
             "runs": len(runs), "first_all_ms": firsts, "completion_all_ms": completions, "notifier": "postgres",
             "path": "worker → PostgreSQL → web → WebSocket client"}
 

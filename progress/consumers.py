@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -123,6 +124,22 @@ async def _shared_messages_after(task_id, after_seq, rung_seq) -> Page:
         loop = asyncio.get_running_loop()
         future.add_done_callback(lambda _f: loop.call_later(SHARED_READ_KEEP_S, _shared_reads.pop, key, None))
     return await asyncio.shield(future)
+
+
+_carried_texts: OrderedDict[tuple, str] = OrderedDict()
+CARRIED_TEXTS_KEPT = 256
+
+
+def _carried_text(task_id: str, first: int, messages: list[dict]) -> str:
+    """The frame of a doorbell's carried messages, serialized once per process: the hub hands one dict to every
+    connection (the text is stored in it), the shared layer of the standalone mode a copy to each (this cache)."""
+    key = (task_id, first, messages[-1]["seq"])
+    text = _carried_texts.get(key)
+    if text is None:
+        text = _carried_texts[key] = encode(messages)
+        if len(_carried_texts) > CARRIED_TEXTS_KEPT:
+            _carried_texts.popitem(last=False)
+    return text
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -333,8 +350,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return 0
         if first == cursor + 1:
             frames, text = messages, event.get("text")
-            if text is None:  # serialized once per doorbell: the hub hands this very dict to every connection
-                text = event["text"] = encode(messages)
+            if text is None:
+                text = event["text"] = _carried_text(task_id, first, messages)
         else:
             frames = [m for m in messages if m["seq"] > cursor]
             text = encode(frames)
