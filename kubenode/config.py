@@ -324,6 +324,9 @@ KEYS: tuple[Key, ...] = (
         doc="milliseconds between table polls in polling mode"),
     Key("progress.safety_poll_interval", _positive_int, 10000, ("PROGRESS_SAFETY_POLL_INTERVAL",),
         doc="milliseconds between repair polls in the realtime modes"),
+    Key("progress.carry_messages", _bool, True, ("PROGRESS_CARRY_MESSAGES",),
+        doc="doorbells carry their new messages when they fit the NOTIFY payload (8,000 bytes), so web processes "
+            "send them without a read; false: web processes always read them from the table"),
     Key("progress.listener_probe_interval", _positive_int, 15000, ("PROGRESS_LISTENER_PROBE_INTERVAL",),
         doc="milliseconds of silence after which the listener probes its connection (no echo in 5 s: reconnect)"),
     Key("progress.redis.addr", _host_port, "localhost:6379", ("PROGRESS_REDIS_ADDR",), doc="host:port"),

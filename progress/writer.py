@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -139,7 +140,8 @@ def write_events(task_id, events: list[Event], *, final_status: str | None = Non
         if records and persist is not None:
             persist(records)
         # the rows ride along with the doorbell when they fit its payload (the web processes then need no read)
-        carried = tuple(message_frame(row, pk) for row in rows) if len(rows) <= MAX_CARRIED else None
+        carry = len(rows) <= MAX_CARRIED and settings.CONFIG["progress.carry_messages"]
+        carried = tuple(message_frame(row, pk) for row in rows) if carry else None
         get_notifier().ring(Doorbell(task=str(pk), user=user_id, seq=seq, replica=runtime.replica_id(),
                                      messages=carried))
     log.debug("progress flushed task=%s seq=%s rows=%s", task_id, seq, len(rows))
