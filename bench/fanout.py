@@ -51,6 +51,8 @@ async def _fanout(stack: Stack, replica, clients: int, steps: int) -> dict:
     for i in range(WARMUP_STEPS):
         step = await ahttp_json(f"{replica.http_url}/__bench/step?task={task}&node=w{i}")
         await asyncio.gather(*(w.wait_for(task, int(step["seq"]), timeout=60) for w in watchers))
+    for w in watchers:
+        w.frames_received = 0  # frames per message: the measured steps only
     stamps = []
     cpu_before = _cpu_seconds(replica.process.pid)
     try:

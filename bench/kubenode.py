@@ -40,9 +40,20 @@ if inline:
 """
 
 
+def start_workers(stack: Stack, count: int, concurrency: int = 0) -> list:
+    """Start `count` ``progress_worker`` processes at once; returns them once each listens."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not count:
+        return []
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda i: stack.worker(f"bench-worker-{i + 1}", concurrency=concurrency or None),
+                             range(count)))
+
+
 def run_batch(stack: Stack, cluster: str, action: str, params: dict, *, notify_type: str = "memory",
               concurrency: int = 0, names: list[str] | None = None, timeout: float = 1800, workers: int = 0,
-              worker_concurrency: int = 0) -> dict:
+              worker_concurrency: int = 0, running_workers: bool = False) -> dict:
     """Run one batch through kubenode's worker code.
 
     workers=0: in the process that creates it (as node_batch does on the embedded default); workers=N: N
@@ -50,13 +61,14 @@ def run_batch(stack: Stack, cluster: str, action: str, params: dict, *, notify_t
     Returns seconds (task run: started_at → finished_at), wall seconds, concurrency and counts.
     """
     require_paths("progress/worker.py", "progress/services.py", "nodes/batches.py")
-    started = [stack.worker(f"bench-worker-{i + 1}", concurrency=worker_concurrency or None)
-               for i in range(workers)]
+    # running_workers: the stack's workers already running run it (none started or stopped here)
+    started = [] if running_workers else start_workers(stack, workers, worker_concurrency)
     spec = {"user": BENCH_USER, "cluster": cluster, "action": action, "params": params, "names": names or [],
-            "concurrency": concurrency, "workers": workers, "worker_concurrency": worker_concurrency}
+            "concurrency": concurrency, "workers": workers or int(running_workers),
+            "worker_concurrency": worker_concurrency}
     start = time.perf_counter()
     try:
-        out = manage(stack.env("postgres" if workers else notify_type), "shell", "-c", BATCH_SCRIPT,
+        out = manage(stack.env("postgres" if spec["workers"] else notify_type), "shell", "-c", BATCH_SCRIPT,
                      stdin=json.dumps(spec), timeout=timeout + 60)
     except RuntimeError as exc:
         raise Unavailable(f"batch: {exc}") from None

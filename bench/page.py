@@ -136,7 +136,7 @@ def _page_under_batch(stack, sim, path: str, quick: bool) -> dict:
     replica = stack.replica("page-load", "postgres", app="kubenode.asgi:application")
     url = replica.http_url + path
     _get(url, stack.cookie)
-    time.sleep(COLD_PAUSE)  # warm, as the idle figures above
+    time.sleep(COLD_PAUSE / 3 if quick else COLD_PAUSE)  # warm, as the idle figures above
     idle = [_get(url, stack.cookie)[0] for _ in range(IDLE_SAMPLES_QUICK if quick else IDLE_SAMPLES)]
     stack.worker("page-load-worker", "postgres")
     size = UNDER_LOAD_NODES_QUICK if quick else UNDER_LOAD_NODES
@@ -153,7 +153,7 @@ def _page_under_batch(stack, sim, path: str, quick: bool) -> dict:
             task = next(x for x in out.splitlines() if x.startswith("TASK ")).split()[1]
             await watcher.resume(task, 0)
             loaded = []
-            with psycopg.connect(**pg_conninfo(stack.dbname), autocommit=True) as conn:
+            with psycopg.connect(**pg_conninfo(stack.dbname)) as conn:
                 started = time.perf_counter()
                 while time.perf_counter() - started < 600:
                     status, last_seq, done = conn.execute(

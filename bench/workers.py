@@ -2,7 +2,7 @@
 
     python -m bench.workers [--nodes 5000] [--latency-ms 20] [--worker-concurrency 4] [--limit 16]
 
-Also part of ``make bench`` (``python -m bench.run``, module ``workers``; the quick run uses 160 nodes).
+Also part of ``make bench`` (``python -m bench.run``, module ``workers``; the quick run uses 96 nodes).
 
 Against ``kube_sim --latency-ms 20``. Each worker runs at most ``--worker-concurrency`` node operations at once and
 the batch's cluster limit is ``--limit``, held across all workers: 1, 2 and 4 workers of 4 threads should scale
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import ROOT
 from bench.kube import start_sim
-from bench.kubenode import import_cluster, run_batch
+from bench.kubenode import import_cluster, run_batch, start_workers
 from bench.stack import kubenode_stack
 
 
@@ -40,7 +40,7 @@ def direct_floor(sim, names: list[str], threads: int) -> float:
 
 def run(quick: bool = False) -> dict:
     """For bench.run: the full sizes (5,000 nodes), or 160 nodes for the quick run."""
-    return measure(160 if quick else 5000, 20, 4, 16, (1, 2, 4))
+    return measure(96 if quick else 5000, 20, 4, 16, (1, 2, 4))
 
 
 def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts: tuple[int, ...]) -> dict:
@@ -50,9 +50,22 @@ def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, co
         names = sim.node_names()
         out["floor_s"] = round(direct_floor(sim, names, limit), 3)
         import_cluster(stack, sim, "bench")
+        # every worker started at once and warmed up on a small batch; then the most workers first, the surplus
+        # stopped before each smaller count (each run has warm workers only)
+        running = start_workers(stack, max(counts), worker_concurrency)
+        run_batch(stack, "bench", "label", {"set": {"bench-workers-warm": "yes"}, "remove": []},
+                  names=names[:4 * limit], concurrency=limit, running_workers=True)
+        results = {}
+        for count in sorted(counts, reverse=True):
+            while len(running) > count:
+                surplus = running.pop()
+                surplus.stop()
+                stack.workers.remove(surplus)
+            results[count] = run_batch(stack, "bench", "label",
+                                       {"set": {f"bench-workers-{count}": "yes"}, "remove": []},
+                                       concurrency=limit, running_workers=True)
         for count in counts:
-            result = run_batch(stack, "bench", "label", {"set": {f"bench-workers-{count}": "yes"}, "remove": []},
-                               workers=count, worker_concurrency=worker_concurrency, concurrency=limit)
+            result = results[count]
             in_flight = min(count * worker_concurrency, limit)
             ideal = nodes * latency_ms / 1000 / in_flight
             out["runs"].append({"workers": count, "seconds": round(result["seconds"], 3),
