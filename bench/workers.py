@@ -2,7 +2,7 @@
 
     python -m bench.workers [--nodes 5000] [--latency-ms 20] [--worker-concurrency 4] [--limit 16]
 
-Also part of ``make bench`` (``python -m bench.run``, module ``workers``; the quick run uses 96 nodes).
+Also part of ``make bench`` (``python -m bench.run``, module ``workers``; the quick run: 64 nodes, no warm-up batch).
 
 Against ``kube_sim --latency-ms 20``. Each worker runs at most ``--worker-concurrency`` node operations at once and
 the batch's cluster limit is ``--limit``, held across all workers: 1, 2 and 4 workers of 4 threads should scale
@@ -40,10 +40,11 @@ def direct_floor(sim, names: list[str], threads: int) -> float:
 
 def run(quick: bool = False) -> dict:
     """For bench.run: the full sizes (5,000 nodes), or 160 nodes for the quick run."""
-    return measure(96 if quick else 5000, 20, 4, 16, (1, 2, 4))
+    return measure(64, 20, 4, 16, (1, 2, 4), warm_up=False) if quick else measure(5000, 20, 4, 16, (1, 2, 4))
 
 
-def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts: tuple[int, ...]) -> dict:
+def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, counts: tuple[int, ...],
+            warm_up: bool = True) -> dict:
     out: dict = {"nodes": nodes, "latency_ms": latency_ms, "worker_concurrency": worker_concurrency,
                  "cluster_limit": limit, "runs": []}
     with start_sim(nodes, latency_ms) as sim, kubenode_stack("workers") as stack:
@@ -53,8 +54,9 @@ def measure(nodes: int, latency_ms: int, worker_concurrency: int, limit: int, co
         # every worker started at once and warmed up on a small batch; then the most workers first, the surplus
         # stopped before each smaller count (each run has warm workers only)
         running = start_workers(stack, max(counts), worker_concurrency)
-        run_batch(stack, "bench", "label", {"set": {"bench-workers-warm": "yes"}, "remove": []},
-                  names=names[:4 * limit], concurrency=limit, running_workers=True)
+        if warm_up:
+            run_batch(stack, "bench", "label", {"set": {"bench-workers-warm": "yes"}, "remove": []},
+                      names=names[:4 * limit], concurrency=limit, running_workers=True)
         results = {}
         for count in sorted(counts, reverse=True):
             while len(running) > count:
