@@ -146,8 +146,8 @@ def install(api) -> None:
         r, 403, str(e) or _("you may not do this")))
     api.add_exception_handler(Http404, lambda r, e: problem_response(r, 404, str(e) or _("not found")))
     api.add_exception_handler(AuthenticationError, lambda r, e: problem_response(
-        r, 401, _("an access token is needed: send 'Authorization: Bearer <token>' (a token that is unknown, "
-                  "revoked or expired is refused)"), headers={"WWW-Authenticate": 'Bearer realm="kubenode"'}))
+        r, 401, _("sign in, or send an access token: 'Authorization: Bearer <token>' (a token that is "
+                  "unknown, revoked or expired is refused)"), headers={"WWW-Authenticate": 'Bearer realm="kubenode"'}))
     api.add_exception_handler(RateLimited, lambda r, e: problem_response(
         r, 429, str(e), headers={"Retry-After": str(e.retry_after)}))
     api.add_exception_handler(KubeError, _kube)

@@ -72,7 +72,7 @@ def test_problem_documents_speak_the_request_language(site):
     assert asked.body["title"] == "Not Found"
 
     no_token = _call(base, "GET", "/api/v1/clusters", language=ZH)
-    assert_problem(no_token, 401, "需要访问令牌")
+    assert_problem(no_token, 401, "请登录，或发送访问令牌")
     assert no_token.body["title"] == "未认证" and "Authorization: Bearer" in no_token.body["detail"]
 
     read_only = _call(base, "POST", "/api/v1/clusters/sim/batches", tokens["bob"],

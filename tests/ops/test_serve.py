@@ -212,5 +212,6 @@ def test_worker_readyz_answers_when_the_database_hangs_and_the_worker_works_agai
         wait_for(lambda: ProgressTask.objects.get(pk=task.pk).is_finished, "the batch after the outage", timeout=60)
         task.refresh_from_db()
         assert (task.status, task.succeeded, task.owner) == (TaskStatus.SUCCEEDED, 4, "w-hang")
+        assert worker.stop() == 0  # while its database is still reachable through the proxy
     finally:
         proxy.stop()
