@@ -92,9 +92,10 @@
     bar.setAttribute("role", "progressbar");
     bar.setAttribute("aria-label", gettext("Nodes done"));
     bar.setAttribute("aria-valuemin", "0");
-    var counts = el("div", "kn-progress-counts");
-    counts.setAttribute("aria-live", "polite");
-    counts.setAttribute("aria-atomic", "true");
+    var counts = el("div", "kn-progress-counts");  // shown as it changes, always matching the bar
+    var announce = el("div", "kn-progress-announce visually-hidden");  // read out at most once a second
+    announce.setAttribute("aria-live", "polite");
+    announce.setAttribute("aria-atomic", "true");
     var status = el("div", "kn-progress-status", gettext("connecting…"));
     status.setAttribute("role", "status");
     var transport = el("div", "kn-progress-transport");
@@ -102,9 +103,9 @@
     list.setAttribute("aria-label", gettext("Nodes"));
     var link = el("a", "kn-progress-details", gettext("Details of this batch"));
     link.href = "/progress/tasks/" + taskId + "/";
-    [head, bar, counts, status, transport, list, link].forEach(function (c) { d.appendChild(c); });
-    d.parts = { fill: fill, bar: bar, counts: counts, status: status, transport: transport, list: list, items: {},
-                title: title, shownCounts: "", countsAt: 0 };
+    [head, bar, counts, announce, status, transport, list, link].forEach(function (c) { d.appendChild(c); });
+    d.parts = { fill: fill, bar: bar, counts: counts, announce: announce, status: status, transport: transport,
+                list: list, items: {}, title: title, shownCounts: "", countsAt: 0 };
     d.dataset.task = taskId;
     d.addEventListener("keydown", function (ev) {
       if (ev.key === "Escape") { ev.preventDefault(); KubenodeProgress.close(taskId); }
@@ -113,7 +114,8 @@
     return d;
   }
 
-  var COUNTS_EVERY_MS = 1000;  // the counts are announced (aria-live) at most this often while running
+  var COUNTS_EVERY_MS = 1000;  // the counts are announced (aria-live) at most this often while running; the
+                               // visible counts follow every message
 
   function render(taskId) {
     var s = tasks[taskId];
@@ -126,8 +128,9 @@
     p.bar.setAttribute("aria-valuemax", String(c.total));
     p.bar.setAttribute("aria-valuenow", String(c.done));
     var text = countsText(c), now = Date.now();
+    p.counts.textContent = text;
     if (text !== p.shownCounts && (s.final || now - p.countsAt >= COUNTS_EVERY_MS)) {
-      p.counts.textContent = text; p.shownCounts = text; p.countsAt = now;
+      p.announce.textContent = text; p.shownCounts = text; p.countsAt = now;
     } else if (text !== p.shownCounts && !p.countsTimer) {
       p.countsTimer = setTimeout(function () { p.countsTimer = null; p.countsAt = 0; render(taskId); },
                                  COUNTS_EVERY_MS - (now - p.countsAt));

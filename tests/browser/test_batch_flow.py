@@ -453,11 +453,11 @@ def test_dialog_takes_the_focus_escape_closes_it_and_counts_are_announced(site, 
     assert page.evaluate("document.activeElement.textContent") == "Cordon 1 node of sim"
     box = dialog.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
-    counts = page.locator(".kn-progress-counts")
-    assert counts.get_attribute("aria-live") == "polite" and counts.get_attribute("aria-atomic") == "true"
+    counts, announce = page.locator(".kn-progress-counts"), page.locator(".kn-progress-announce")
+    assert announce.get_attribute("aria-live") == "polite" and announce.get_attribute("aria-atomic") == "true"
     assert page.locator(".kn-progress-status").get_attribute("role") == "status"
     final_word(page, "completed")
-    assert counts.text_content() == "1 / 1 — 0 remaining, succeeded 1, failed 0"
+    assert counts.text_content() == announce.text_content() == "1 / 1 — 0 remaining, succeeded 1, failed 0"
     check_accessibility(page, include=".kn-progress")
     page.keyboard.press("Escape")
     assert dialog.count() == 0

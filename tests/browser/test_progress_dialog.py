@@ -100,6 +100,13 @@ def start_batch(page, url, names) -> str:
     assert task, landed
     page.goto(landed)
     page.get_by_role("dialog", name="Batch progress").wait_for()
+    # every time the bar moves, the visible counts say the same number (only the spoken announcement is paced)
+    page.evaluate(
+        "() => { window.__countsBehind = []; const bar = document.querySelector('.kn-progress-bar');"
+        " new MutationObserver(() => { const now = bar.getAttribute('aria-valuenow'),"
+        " text = document.querySelector('.kn-progress-counts').textContent;"
+        " if (!text.startsWith(now + ' / ')) window.__countsBehind.push([now, text]); })"
+        ".observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']}); }")
     return task[0]
 
 
@@ -116,6 +123,7 @@ def assert_completed_once(page, task_id, total):
     assert len(items) == total and len({i.split(":")[0] for i in items}) == total
     assert all(i.endswith(": succeeded") for i in items)
     assert page.locator(".kn-progress-fill").evaluate("e => e.style.width") == "100%"
+    assert page.evaluate("window.__countsBehind") == []
     log = page.evaluate("window.__statusLog")
     said = [entry for entry in log if entry["text"] == "completed"]
     assert len(said) == 1 and log[-1] == said[0], log
