@@ -110,7 +110,7 @@ def write_events(task_id, events: list[Event], *, final_status: str | None = Non
                 log.warning("progress dropped for finished task=%s rows=%s", task_id, len(events))
             return Flushed(seq=state[0], done=state[1], total=state[2], finished=True, duplicates=duplicates)
         pk, user_id, total, done, succeeded, failed, last_seq, status = reserved
-        completed = auto_complete and str(status) in {str(s) for s in FINISHED_STATUSES}
+        completed = auto_complete and status in FINISHED_STATUSES
         if completed:  # this flush recorded the last result: the completion comes with it (its seq was reserved)
             events = [*events, Event(type=MessageType.COMPLETE)]
             final_status = AUTO_STATUS
@@ -207,33 +207,32 @@ def _reserve(task_id, n: int, d_done: int, d_ok: int, d_failed: int, last_node: 
     """
     meta = ProgressTask._meta
     qn = connection.ops.quote_name
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    outcome = "CASE WHEN failed + %s > 0 THEN %s ELSE %s END"  # a finished task's status, from its failures
+    outcome_params = [d_failed, TaskStatus.FAILED.value, TaskStatus.SUCCEEDED.value]
     sets = ["done = done + %s", "succeeded = succeeded + %s", "failed = failed + %s"]
     params: list = [d_done, d_ok, d_failed]
-    complete = "(total > 0 AND done + %s >= total)"
     if auto_complete:
-        sets.append(f"last_seq = last_seq + %s + CASE WHEN {complete} THEN 1 ELSE 0 END")
-        params += [n, d_done]
+        complete = "(total > 0 AND done + %s >= total)"  # SET reads the row as it was: add this flush's done
+        sets += [f"last_seq = last_seq + %s + CASE WHEN {complete} THEN 1 ELSE 0 END",
+                 f"status = CASE WHEN {complete} THEN {outcome} ELSE status END",
+                 f"finished_at = CASE WHEN {complete} THEN %s ELSE finished_at END"]
+        params += [n, d_done, d_done, *outcome_params, d_done, now]
     else:
         sets.append("last_seq = last_seq + %s")
         params.append(n)
     if last_node:
         sets.append("current_node = %s")
         params.append(last_node)
-    if auto_complete:
-        sets.append(f"status = CASE WHEN {complete} THEN (CASE WHEN failed + %s > 0 THEN %s ELSE %s END) "
-                    "ELSE status END")
-        params += [d_done, d_failed, TaskStatus.FAILED.value, TaskStatus.SUCCEEDED.value]
-        sets.append(f"finished_at = CASE WHEN {complete} THEN %s ELSE finished_at END")
-        params += [d_done, connection.ops.adapt_datetimefield_value(timezone.now())]
     if final_status == AUTO_STATUS:
-        sets.append("status = CASE WHEN failed + %s > 0 THEN %s ELSE %s END")
-        params += [d_failed, TaskStatus.FAILED.value, TaskStatus.SUCCEEDED.value]
+        sets.append(f"status = {outcome}")
+        params += outcome_params
     elif final_status:
         sets.append("status = %s")
         params.append(str(final_status))
     if final_status:
         sets.append("finished_at = %s")
-        params.append(connection.ops.adapt_datetimefield_value(timezone.now()))
+        params.append(now)
         if error:
             sets.append("error = %s")
             params.append(error)
