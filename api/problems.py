@@ -18,10 +18,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from kubenode.locale import joined, labelled
 from nodes.kube.errors import KubeError
 
 from .tokens import RateLimited
@@ -43,13 +44,6 @@ def title(status: int) -> str:
     return str(TITLES.get(status) or HTTPStatus(status).phrase)
 
 
-def joined(messages) -> str:
-    """Several messages as one sentence, with the language's separator."""
-    return pgettext("list separator", "; ").join(str(m) for m in messages)
-
-
-def labelled(label: str, message: str) -> str:
-    return _("%(label)s: %(message)s") % {"label": label, "message": message}
 
 
 class Problem(Exception):

@@ -159,3 +159,20 @@ def task_language(task) -> str:
 def context(request):
     """Template context: the languages the switcher offers (server.languages)."""
     return {"offered_languages": settings.OFFERED_LANGUAGES}
+
+
+# Sentences built from parts, with the separators of the active language (en "; " ", " ": ", zh "；" "，" "：")
+
+def joined(messages) -> str:
+    """Several messages (errors) as one sentence."""
+    return translation.pgettext("list separator", "; ").join(str(m) for m in messages)
+
+
+def listed(items) -> str:
+    """Short items (flags, counts, usage parts) as one list."""
+    return translation.pgettext("list separator", ", ").join(str(i) for i in items)
+
+
+def labelled(label, message) -> str:
+    """A message after its label (a field, a node, a cluster)."""
+    return translation.gettext("%(label)s: %(message)s") % {"label": label, "message": message}

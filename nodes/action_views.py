@@ -20,10 +20,11 @@ from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from kubenode import access
+from kubenode.locale import joined
 from progress import selectors as task_selectors
 from progress import services as task_services
 
@@ -124,7 +125,7 @@ def node_action(request, cluster):
         try:
             _which(data)
         except ValidationError as exc:
-            messages.error(request, pgettext("list separator", "; ").join(exc.messages))
+            messages.error(request, joined(exc.messages))
             return redirect("progress:task_detail", task_id=task.pk)
     if task is not None and not data.get("action"):
         data = _retry_data(task, data)
@@ -176,7 +177,7 @@ def node_action(request, cluster):
             except (ValidationError, KubeError) as exc:
                 form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
     if form.is_bound and form.errors:
-        ctx["error"] = pgettext("list separator", "; ").join(form.error_messages())
+        ctx["error"] = joined(form.error_messages())
         return render(request, "nodes/action_confirm.html", ctx, status=400)
     return render(request, "nodes/action_confirm.html", ctx)
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kubenode import access
 from kubenode.admin import WordFieldsAdmin, WordFilter, display_word
+from kubenode.locale import labelled
 from kubenode.words import action_name
 
 from . import services
@@ -35,7 +36,7 @@ class ClusterAdmin(admin.ModelAdmin):
         for cluster in queryset:
             result = services.check_cluster(cluster)
             level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, _("%(label)s: %(message)s") % {"label": cluster.name, "message": result.message},
+            self.message_user(request, labelled(cluster.name, result.message),
                               level)
 
 

@@ -11,7 +11,9 @@ from django.templatetags.static import static
 from django.utils.formats import number_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
+
+from kubenode.locale import labelled, listed
 
 from .kube import quantity
 
@@ -61,7 +63,7 @@ def status_badge(n) -> str:
            f'<span>{escape(n.status)}</span></span>')
     if not n.schedulable:
         cordoned = _("cordoned")
-        reason = (_("%(label)s: %(message)s") % {"label": cordoned, "message": n.cordon_reason}
+        reason = (labelled(cordoned, n.cordon_reason)
                   if n.cordon_reason else cordoned) + (
             " " + _("(by %(user)s)") % {"user": n.cordoned_by} if n.cordoned_by else "")
         out += (f' <span class="kn-badge kn-badge-cordoned" title="{escape(reason)}">{_icon("icon-alert.svg")}'
@@ -77,9 +79,9 @@ def _meter(label: str, usage_pct, requests_pct, total_text: str) -> str:
         parts.append(_("requests %(pct)s%%") % {"pct": requests_pct})
     if not parts:
         return f'<span class="kn-muted">{escape(total_text)}</span>' if total_text else ""
-    text = pgettext("list separator", ", ").join(parts)
+    text = listed(parts)
     described = _("%(what)s: %(use)s of %(total)s") % {"what": label, "use": text, "total": total_text} \
-        if total_text else _("%(label)s: %(message)s") % {"label": label, "message": text}
+        if total_text else labelled(label, text)
     level = max(usage_pct or 0, requests_pct or 0)
     tone = "high" if level >= 90 else "mid" if level >= 70 else "low"
     fill = f'<span class="kn-meter-use" style="width:{min(usage_pct, 100)}%"></span>' if usage_pct is not None \

@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from kubenode import access
+from kubenode.locale import joined
 from progress.models import ACTIVE_STATUSES, ProgressTask
 from progress.notify import get_notifier
 
@@ -223,6 +224,6 @@ def cluster_remove(request, cluster):
             messages.success(request, _("Cluster %(name)s removed; its audit records stay.") % {"name": cluster.name})
             return redirect("nodes:cluster_list")
         except ValidationError as exc:
-            error = pgettext("list separator", "; ").join(exc.messages)
+            error = joined(exc.messages)
     return render(request, "nodes/cluster_remove.html", {"cluster": cluster, "error": error},
                   status=400 if error else 200)

@@ -7,9 +7,10 @@ import uuid
 from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from kubenode import access
+from kubenode.locale import listed
 from kubenode.words import action_name
 from nodes.forms import labels_text, taint_text, taints_text
 from nodes.validation import DRAIN_DEFAULTS
@@ -53,7 +54,7 @@ def batch_params(params, action):
         merged = {**DRAIN_DEFAULTS, **p}
         rows.append((_("Reason"), merged.get("reason") or NONE))
         flags = [str(label) for name, label in DRAIN_OPTION_LABELS.items() if merged.get(name)]
-        rows.append((_("Options"), pgettext("list separator", ", ").join(flags) or _("none")))
+        rows.append((_("Options"), listed(flags) or _("none")))
         grace = merged.get("grace_period", -1)
         rows.append((_("Grace period"), _("each pod's own") if grace is None or grace < 0
                      else _("%(seconds)s s") % {"seconds": grace}))
@@ -107,7 +108,7 @@ def audit_changes(entry) -> list[str]:
         counts: dict[str, int] = {}
         for pod in pods:
             counts[pod.get("action", "?")] = counts.get(pod.get("action", "?"), 0) + 1
-        lines.append(_("pods: %(counts)s") % {"counts": pgettext("list separator", ", ").join(
+        lines.append(_("pods: %(counts)s") % {"counts": listed(
             f"{n} {POD_ACTIONS.get(what, what)}" for what, n in sorted(counts.items()))})
     if not lines and entry.outcome == "succeeded":
         lines.append(_("no change (already so)"))
